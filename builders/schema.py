@@ -1,0 +1,249 @@
+"""The spec language as JSON Schema: used to validate specs and exported by `zoo schema`.
+
+Component positions (a layer, an initializer, an optimizer...) are checked
+here only for their shape, a name or `{ClassName: {kwargs}}`; the name
+resolver checks the name and the keyword arguments against the class.
+A `description` on a schema node is what an error message says was expected.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+SPEC_VERSION = 1
+
+HP_TYPES = ("Int", "Float", "Choice", "Boolean", "Fixed")
+
+_COMPONENT = {
+    "description": "a name or a one-key mapping {ClassName: {constructor arguments}}",
+    "anyOf": [
+        {"type": "string", "minLength": 1},
+        {
+            "type": "object",
+            "minProperties": 1,
+            "maxProperties": 1,
+            "additionalProperties": {"type": ["object", "null"]},
+        },
+    ],
+}
+
+_SHAPE = {
+    "description": "a shape: a list of positive integers (null for a free dimension)",
+    "type": "array",
+    "items": {"type": ["integer", "null"], "minimum": 1},
+    "minItems": 1,
+}
+
+_LAYER_ITEM = {
+    "description": (
+        "a layer (a name or {ClassName: {arguments}}), "
+        "{repeat: N, layers: [...]} or {residual: [...]}"
+    ),
+    "anyOf": [
+        {"$ref": "#/$defs/component"},
+        {
+            "type": "object",
+            "required": ["repeat", "layers"],
+            "properties": {
+                "repeat": {"type": "integer", "minimum": 1},
+                "layers": {"$ref": "#/$defs/layers"},
+            },
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "required": ["residual"],
+            "properties": {
+                "residual": {"$ref": "#/$defs/layers"},
+                "projection": {"enum": ["auto", "dense", "conv"]},
+            },
+            "additionalProperties": False,
+        },
+    ],
+}
+
+_SPLIT = {
+    "description": "a split name for TFDS (e.g. 'test', 'train[90%:]') or a data source mapping",
+    "anyOf": [{"type": "string", "minLength": 1}, {"$ref": "#/$defs/source"}],
+}
+
+_SOURCE = {
+    "description": (
+        "a data source: {sklearn: NAME}, {tfds: NAME}, {csv: PATH, label: COLUMN}, "
+        "{parquet: PATH, label: COLUMN}, {npz: PATH} or {mnist1d: {...}}"
+    ),
+    "type": "object",
+    "properties": {
+        "sklearn": {"enum": ["digits", "iris", "wine", "breast_cancer", "diabetes"]},
+        "tfds": {"type": "string", "minLength": 1},
+        "csv": {"type": "string", "minLength": 1},
+        "parquet": {"type": "string", "minLength": 1},
+        "npz": {"type": "string", "minLength": 1},
+        "mnist1d": {"type": ["object", "null"]},
+        "split": {"type": "string", "minLength": 1},
+        "data_dir": {"type": "string"},
+        "label": {"type": "string", "minLength": 1},
+        "features": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        "x": {"type": "string"},
+        "y": {"type": "string"},
+        "input_key": {"type": "string"},
+        "label_key": {"type": "string"},
+    },
+    "additionalProperties": False,
+    "minProperties": 1,
+}
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://keras-zoo.invalid/spec.schema.json",
+    "title": "keras-zoo spec",
+    "type": "object",
+    "required": ["version", "model"],
+    "additionalProperties": False,
+    "$defs": {
+        "component": _COMPONENT,
+        "layers": {"type": "array", "items": {"$ref": "#/$defs/layer_item"}, "minItems": 1},
+        "layer_item": _LAYER_ITEM,
+        "shape": _SHAPE,
+        "source": _SOURCE,
+        "split": _SPLIT,
+    },
+    "properties": {
+        "version": {"description": f"the spec language version ({SPEC_VERSION})", "const": SPEC_VERSION},
+        "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$", "description": "a run name: letters, digits, _ . -"},
+        "description": {"type": "string"},
+        "seed": {"type": "integer", "minimum": 0},
+        "data": {
+            "type": "object",
+            "required": ["source"],
+            "additionalProperties": False,
+            "properties": {
+                "source": {"$ref": "#/$defs/source"},
+                "validation_split": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                "test_split": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                "validation": {"$ref": "#/$defs/split"},
+                "test": {"$ref": "#/$defs/split"},
+                "normalize": {"type": "boolean"},
+                "rescale": {"type": "number", "exclusiveMinimum": 0},
+                "batch_size": {"type": "integer", "minimum": 1},
+                "shuffle": {"type": ["boolean", "integer"], "minimum": 1},
+                "cache": {"type": "boolean"},
+                "limit": {"type": "integer", "minimum": 1, "description": "use only the first N training rows"},
+            },
+        },
+        "model": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "input_shape": {"$ref": "#/$defs/shape"},
+                "defaults": {
+                    "type": "object",
+                    "description": "constructor arguments applied to every layer that accepts them, plus batch_norm and dropout",
+                    "properties": {
+                        "batch_norm": {"enum": ["before_activation", "after_activation", "none"]},
+                        "dropout": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+                    },
+                },
+                "layers": {"$ref": "#/$defs/layers"},
+                "head": {"enum": ["auto", "none"]},
+                "inputs": {
+                    "type": "object",
+                    "minProperties": 1,
+                    "additionalProperties": {"$ref": "#/$defs/shape"},
+                    "description": "graph inputs: {name: shape}",
+                },
+                "graph": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "inputs", "layer"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "name": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+                            "inputs": {
+                                "anyOf": [
+                                    {"type": "string"},
+                                    {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                                ],
+                                "description": "a node or input name, or a list of them",
+                            },
+                            "layer": {"$ref": "#/$defs/component"},
+                        },
+                    },
+                },
+                "outputs": {
+                    "anyOf": [
+                        {"type": "string"},
+                        {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    ],
+                    "description": "a node name or a list of node names",
+                },
+            },
+        },
+        "train": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "optimizer": {"$ref": "#/$defs/component"},
+                "loss": {"$ref": "#/$defs/component"},
+                "metrics": {"type": "array", "items": {"$ref": "#/$defs/component"}},
+                "epochs": {"type": "integer", "minimum": 1},
+                "callbacks": {"type": "array", "items": {"$ref": "#/$defs/component"}},
+                "class_weight": {"enum": ["balanced"]},
+            },
+        },
+        "runtime": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "precision": {"enum": ["float32", "mixed_float16", "mixed_bfloat16"]},
+                "jit_compile": {"anyOf": [{"type": "boolean"}, {"const": "auto"}], "description": "true, false or auto"},
+                "deterministic": {"type": "boolean"},
+            },
+        },
+        "output": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "directory": {"type": "string", "minLength": 1, "description": "where run directories go (default runs)"},
+                "tensorboard": {"type": "boolean"},
+                "plots": {"type": "boolean"},
+            },
+        },
+    },
+}
+
+MARKER_SCHEMA = {
+    "type": "object",
+    "description": "a KerasTuner hyperparameter: {hp: Int|Float|Choice|Boolean|Fixed, ...its arguments}",
+    "required": ["hp"],
+    "properties": {"hp": {"enum": list(HP_TYPES)}, "name": {"type": "string"}},
+}
+
+
+def editor_schema() -> dict[str, Any]:
+    """The schema for editors: every scalar position may also hold an `{hp: ...}` marker."""
+    schema = copy.deepcopy(SCHEMA)
+    schema["$defs"]["hp_marker"] = MARKER_SCHEMA
+    _allow_markers(schema)
+    return schema
+
+
+def _allow_markers(node: Any) -> None:
+    if isinstance(node, dict):
+        for key in ("properties", "$defs"):
+            for name, child in list(node.get(key, {}).items()):
+                if name == "hp_marker":
+                    continue
+                _allow_markers(child)
+                if isinstance(child, dict) and ("type" in child or "enum" in child or "const" in child) and not child.get("properties"):
+                    node[key][name] = {"anyOf": [child, {"$ref": "#/$defs/hp_marker"}]}
+        for key in ("anyOf", "items", "additionalProperties"):
+            value = node.get(key)
+            if isinstance(value, list):
+                for child in value:
+                    _allow_markers(child)
+            elif isinstance(value, dict):
+                _allow_markers(value)
