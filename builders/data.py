@@ -1,0 +1,346 @@
+"""The `data` section: real sources turned into tf.data pipelines.
+
+Every source ends as three splits (train, validation, test; the last two
+optional) of `(features, label)` pairs and a `DataInfo` that tells the model
+builder the input shape, the task (regression, binary, multiclass) and the
+normalization statistics, computed on the training split only.
+
+In-memory sources (scikit-learn's bundled sets, CSV, Parquet, NumPy .npz,
+MNIST-1D) are read into arrays; TensorFlow Datasets streams from its own
+files, with split slicing (`train[:90%]`). Nothing here downloads anything
+unless you name a TFDS dataset that is not prepared yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from builders.spec import Spec
+
+__all__ = ["DataInfo", "Data", "load_data", "infer_task"]
+
+SOURCE_KINDS = ("sklearn", "tfds", "csv", "parquet", "npz", "mnist1d")
+
+
+@dataclass
+class DataInfo:
+    """What the model builder needs to know about the data."""
+
+    input_shape: tuple
+    task: str  # "regression" | "binary" | "multiclass"
+    num_classes: int | None = None
+    output_dim: int = 1
+    mean: np.ndarray | None = None
+    variance: np.ndarray | None = None
+    sizes: dict = field(default_factory=dict)
+    class_names: list | None = None
+
+
+@dataclass
+class Data:
+    """Batched, prefetched tf.data pipelines for each split, and their `DataInfo`."""
+
+    info: DataInfo
+    train: Any
+    validation: Any = None
+    test: Any = None
+    arrays: dict = field(default_factory=dict, repr=False)  # split -> (x, y) for in-memory sources
+
+
+def infer_task(y: np.ndarray) -> tuple[str, int | None]:
+    """regression for float targets with non-integer values, else binary / multiclass."""
+    y = np.asarray(y)
+    if y.ndim > 1 and y.shape[-1] > 1:
+        return "regression", None
+    if y.dtype.kind == "f" and not np.all(np.equal(np.mod(y, 1), 0)):
+        return "regression", None
+    classes = int(np.max(y)) + 1 if y.size else 0
+    return ("binary", 2) if classes <= 2 else ("multiclass", classes)
+
+
+# -- sources ---------------------------------------------------------------------
+
+
+def _source_kind(spec: Spec, path: tuple, source: dict) -> str:
+    kinds = [k for k in SOURCE_KINDS if k in source]
+    if len(kinds) != 1:
+        raise spec.error(
+            path,
+            "a data source names exactly one of " + ", ".join(SOURCE_KINDS)
+            + (f"; this one names {', '.join(kinds)}." if kinds else "; this one names none."),
+        )
+    return kinds[0]
+
+
+def _sklearn(spec: Spec, path: tuple, source: dict) -> tuple[np.ndarray, np.ndarray, list | None]:
+    from sklearn import datasets
+
+    loader = getattr(datasets, f"load_{source['sklearn']}")
+    bunch = loader()
+    x = np.asarray(bunch.data, dtype="float32")
+    task_regression = source["sklearn"] == "diabetes"
+    y = np.asarray(bunch.target, dtype="float32" if task_regression else "int32")
+    return x, y, list(getattr(bunch, "target_names", [])) or None
+
+
+def _table(spec: Spec, path: tuple, source: dict, kind: str) -> tuple[np.ndarray, np.ndarray, list | None]:
+    import pandas as pd
+
+    file = _existing_file(spec, path + (kind,), source[kind])
+    try:
+        frame = pd.read_csv(file) if kind == "csv" else pd.read_parquet(file)
+    except Exception as error:  # pandas raises many types for unreadable files
+        raise spec.error(path + (kind,), f"cannot read {file} as {kind}: {error}") from None
+    if "label" not in source:
+        raise spec.error(path, f"a {kind} source needs `label:` naming the target column; columns are {', '.join(map(str, frame.columns))}.")
+    label = source["label"]
+    if label not in frame.columns:
+        from builders.errors import closest
+
+        raise spec.error(path + ("label",), f"{file} has no column {label!r}; columns are {', '.join(map(str, frame.columns))}.", closest(label, map(str, frame.columns)))
+    features = source.get("features") or [c for c in frame.columns if c != label]
+    missing = [c for c in features if c not in frame.columns]
+    if missing:
+        raise spec.error(path + ("features",), f"{file} has no column {missing[0]!r}; columns are {', '.join(map(str, frame.columns))}.")
+    table = frame[features]
+    non_numeric = [c for c in features if not np.issubdtype(table[c].dtype, np.number)]
+    if non_numeric:
+        raise spec.error(path + ("features",), f"feature column {non_numeric[0]!r} of {file} is not numeric.")
+    x = table.to_numpy(dtype="float32")
+    target = frame[label]
+    class_names = None
+    if np.issubdtype(target.dtype, np.number):
+        y = target.to_numpy()
+        y = y.astype("float32") if y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0) else y.astype("int32")
+    else:
+        codes, uniques = pd.factorize(target, sort=True)
+        y, class_names = codes.astype("int32"), [str(u) for u in uniques]
+    if np.isnan(x).any():
+        raise spec.error(path + (kind,), f"{file} has missing values in its feature columns; fill or drop them first.")
+    return x, y, class_names
+
+
+def _npz(spec: Spec, path: tuple, source: dict) -> tuple[np.ndarray, np.ndarray, None]:
+    file = _existing_file(spec, path + ("npz",), source["npz"])
+    try:
+        arrays = np.load(file, allow_pickle=False)
+    except Exception as error:
+        raise spec.error(path + ("npz",), f"cannot read {file} as a NumPy .npz file: {error}") from None
+    keys = list(arrays.keys())
+    x_key, y_key = source.get("x", "x"), source.get("y", "y")
+    for key, name in ((x_key, "x"), (y_key, "y")):
+        if key not in keys:
+            raise spec.error(path + (name,), f"{file} holds no array {key!r}; it holds {', '.join(keys)}.")
+    x, y = np.asarray(arrays[x_key], dtype="float32"), np.asarray(arrays[y_key])
+    if len(x) != len(y):
+        raise spec.error(path, f"{file}: {x_key} has {len(x)} rows but {y_key} has {len(y)}.")
+    return x, (y.astype("int32") if y.dtype.kind in "iub" else y.astype("float32")), None
+
+
+def _mnist1d(spec: Spec, path: tuple, source: dict) -> tuple:
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    arguments = get_dataset_args(as_dict=True)
+    options = source.get("mnist1d") or {}
+    unknown = [k for k in options if k not in arguments or k == "url"]
+    if unknown:
+        from builders.errors import closest
+
+        raise spec.error(path + ("mnist1d", unknown[0]), f"mnist1d takes no argument {unknown[0]!r}.", closest(unknown[0], arguments))
+    arguments.update(options)
+
+    class _Args(dict):
+        __getattr__ = dict.__getitem__
+
+    made = make_dataset(_Args(arguments))  # generated locally: never its download
+    return (
+        np.asarray(made["x"], "float32")[..., None],
+        np.asarray(made["y"], "int32"),
+        (np.asarray(made["x_test"], "float32")[..., None], np.asarray(made["y_test"], "int32")),
+    )
+
+
+def _existing_file(spec: Spec, path: tuple, name: str) -> Path:
+    file = Path(name)
+    if not file.is_absolute() and spec.source not in ("<string>", "<dict>") and not file.exists():
+        beside = Path(spec.source).parent / file
+        if beside.exists():
+            file = beside
+    if not file.exists():
+        raise spec.error(path, f"data file not found: {name} (looked in {Path.cwd()} and beside the spec).")
+    return file
+
+
+def _arrays(spec: Spec, path: tuple, source: dict) -> tuple:
+    """(x, y, class_names, given_test) from an in-memory source."""
+    kind = _source_kind(spec, path, source)
+    if kind == "mnist1d":
+        x, y, test = _mnist1d(spec, path, source)
+        return x, y, None, test
+    if kind == "sklearn":
+        x, y, names = _sklearn(spec, path, source)
+    elif kind == "npz":
+        x, y, names = _npz(spec, path, source)
+    else:
+        x, y, names = _table(spec, path, source, kind)
+    return x, y, names, None
+
+
+# -- splits and pipelines ---------------------------------------------------------------
+
+
+def _split(x, y, fraction: float, rng: np.random.Generator):
+    order = rng.permutation(len(x))
+    held = int(round(len(x) * fraction))
+    return (x[order[held:]], y[order[held:]]), (x[order[:held]], y[order[:held]])
+
+
+def load_data(spec: Spec, batch_size: int | None = None) -> Data:
+    """Read the `data` section into pipelines and a `DataInfo`. Errors are SpecErrors."""
+    section = spec.section("data")
+    if not section:
+        raise spec.error(("data",), "this command needs a `data` section (e.g. data: {source: {sklearn: digits}}).")
+    source = section["source"]
+    path = ("data", "source")
+    kind = _source_kind(spec, path, source)
+    if kind == "tfds":
+        return _load_tfds(spec, section, batch_size)
+    x, y, class_names, given_test = _arrays(spec, path, source)
+    if len(x) == 0:
+        raise spec.error(path, "the data source holds no rows.")
+    rng = np.random.default_rng(spec.seed if spec.seed is not None else 0)
+    splits: dict[str, tuple] = {}
+    train = (x, y)
+    if given_test is not None:
+        splits["test"] = given_test
+    for name in ("test", "validation"):
+        explicit = section.get(name)
+        if explicit is not None:
+            if isinstance(explicit, str):
+                raise spec.error(("data", name), f"a split name such as {explicit!r} needs a TFDS source; for a {kind} source give a source mapping or use {name}_split.")
+            ex, ey, _, _ = _arrays(spec, ("data", name), explicit)
+            splits[name] = (ex, ey)
+        elif section.get(f"{name}_split"):
+            train, splits[name] = _split(*train, section[f"{name}_split"], rng)
+            if len(splits[name][0]) == 0:
+                raise spec.error(("data", f"{name}_split"), f"{name}_split={section[f'{name}_split']} of {len(train[0])} rows leaves no {name} rows.")
+        if len(train[0]) == 0:
+            raise spec.error(("data", f"{name}_split"), f"the split leaves no training rows out of {len(x)}.")
+    if section.get("limit"):
+        train = (train[0][: section["limit"]], train[1][: section["limit"]])
+    splits["train"] = train
+    for name, (sx, sy) in splits.items():
+        if sx.shape[1:] != x.shape[1:]:
+            raise spec.error(("data", name), f"the {name} rows have shape {sx.shape[1:]}, the training rows {x.shape[1:]}.")
+    task, num_classes = infer_task(train[1])
+    info = DataInfo(
+        input_shape=tuple(int(d) for d in x.shape[1:]),
+        task=task,
+        num_classes=num_classes,
+        output_dim=int(np.prod(train[1].shape[1:])) if task == "regression" else 1,
+        sizes={name: len(split[0]) for name, split in splits.items()},
+        class_names=class_names,
+    )
+    if section.get("normalize"):
+        features = train[0].reshape(-1, train[0].shape[-1]) if train[0].ndim > 1 else train[0][:, None]
+        info.mean, info.variance = features.mean(axis=0), features.var(axis=0)
+    size = batch_size or section.get("batch_size", 32)
+    pipelines = {name: _pipeline_from_arrays(split, size, name == "train", section, spec.seed) for name, split in splits.items()}
+    return Data(info, pipelines["train"], pipelines.get("validation"), pipelines.get("test"), arrays=splits)
+
+
+def _pipeline_from_arrays(split: tuple, batch_size: int, training: bool, section: dict, seed: int | None):
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices(split)
+    return _finish(dataset, len(split[0]), batch_size, training, section, seed)
+
+
+def _finish(dataset, size: int | None, batch_size: int, training: bool, section: dict, seed: int | None):
+    import tensorflow as tf
+
+    if section.get("cache", True):
+        dataset = dataset.cache()
+    shuffle = section.get("shuffle", True)
+    if training and shuffle:
+        buffer = shuffle if not isinstance(shuffle, bool) else (size or 10_000)
+        dataset = dataset.shuffle(min(buffer, 100_000), seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _load_tfds(spec: Spec, section: dict, batch_size: int | None) -> Data:
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    import builders.tfds_digits  # noqa: F401 - registers the bundled `zoo_digits` builder
+
+    source = section["source"]
+    name = source["tfds"]
+    split = source.get("split", "train")
+    data_dir = source.get("data_dir")
+    path = ("data", "source")
+    if section.get("validation_split") or section.get("test_split"):
+        raise spec.error(("data", "validation_split"), "for a TFDS source, slice splits instead, e.g. source: {tfds: mnist, split: 'train[:90%]'} and validation: 'train[90%:]'.")
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except Exception as error:  # tfds raises DatasetNotFoundError and friends
+        known = [n for n in tfds.list_builders() if not n.startswith("_")]
+        from builders.errors import closest
+
+        raise spec.error(path + ("tfds",), f"TFDS has no dataset {name!r} ({type(error).__name__}).", closest(name, known)) from None
+    supervised = builder.info.supervised_keys
+    input_key, label_key = source.get("input_key"), source.get("label_key")
+    if not (input_key and label_key) and not supervised:
+        raise spec.error(path, f"TFDS dataset {name!r} has no supervised keys; name them with input_key and label_key.")
+    input_key = input_key or supervised[0]
+    label_key = label_key or supervised[1]
+    try:
+        builder.download_and_prepare()
+    except Exception as error:
+        raise spec.error(path + ("tfds",), f"cannot prepare TFDS dataset {name!r}: {error}") from None
+    splits = {"train": split}
+    for other in ("validation", "test"):
+        if isinstance(section.get(other), str):
+            splits[other] = section[other]
+        elif section.get(other) is not None:
+            raise spec.error(("data", other), f"with a TFDS source, {other} is a split name such as 'test' or 'train[90%:]'.")
+    datasets = {}
+    for key, split_name in splits.items():
+        try:
+            ds = builder.as_dataset(split=split_name, shuffle_files=False)
+        except Exception as error:
+            where = path + ("split",) if key == "train" else ("data", key)
+            raise spec.error(where, f"cannot read split {split_name!r} of {name}: {error}") from None
+        datasets[key] = ds.map(lambda ex: (ex[input_key], ex[label_key]), num_parallel_calls=tf.data.AUTOTUNE)
+    features = builder.info.features
+    label_feature = features[label_key]
+    x_shape = tuple(features[input_key].shape)
+    num_classes = getattr(label_feature, "num_classes", None)
+    task = "regression" if num_classes is None else ("binary" if num_classes == 2 else "multiclass")
+    sizes = {}
+    for key, split_name in splits.items():
+        sizes[key] = int(builder.info.splits[split_name].num_examples)
+        if sizes[key] == 0:
+            where = path + ("split",) if key == "train" else ("data", key)
+            raise spec.error(where, f"split {split_name!r} of {name} holds no examples.")
+    info = DataInfo(input_shape=x_shape, task=task, num_classes=num_classes, sizes=sizes,
+                    class_names=getattr(label_feature, "names", None))
+    if section.get("normalize"):
+        norm = _feature_statistics(datasets["train"].map(lambda x, y: tf.cast(x, "float32")))
+        info.mean, info.variance = norm
+    size = batch_size or section.get("batch_size", 32)
+    pipelines = {k: _finish(ds, sizes[k], size, k == "train", section, spec.seed) for k, ds in datasets.items()}
+    return Data(info, pipelines["train"], pipelines.get("validation"), pipelines.get("test"))
+
+
+def _feature_statistics(features) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance over all axes but the last, streamed (the training split only)."""
+    import keras
+
+    layer = keras.layers.Normalization(axis=-1)
+    layer.adapt(features.batch(1024))
+    return np.asarray(layer.mean).reshape(-1), np.asarray(layer.variance).reshape(-1)
