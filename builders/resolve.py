@@ -136,6 +136,9 @@ def lookup(category: str, name: str, spec: Spec, path: Sequence[str | int]) -> A
     catalogue = names(category)
     if name in catalogue:
         return catalogue[name]
+    info = CATEGORIES[category]
+    if info.getter and _keras_get(info, name) is not None:
+        return name  # one of Keras's own aliases, such as "mse"
     valid = [n for n in catalogue if n not in _FORBIDDEN_LAYERS]
     raise spec.error(path, f"unknown {category} {name!r}.", closest(name, valid))
 

@@ -1,0 +1,256 @@
+"""The `model` and `train` sections: a plain, compiled `keras.Model`.
+
+The model is exactly what a person would write by hand: `defaults` become
+constructor arguments of the layers that accept them, `batch_norm:
+before_activation` means `Dense(use_bias=False, activation=None)`,
+`BatchNormalization()`, `Activation(...)`, and `dropout` is a `Dropout`
+after each block. The output layer never takes the BN / dropout sugar.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import keras
+
+from builders.data import DataInfo
+from builders.resolve import (
+    accepted_arguments,
+    check_arguments,
+    construct,
+    lookup,
+    resolve,
+    resolve_arguments,
+    split_component,
+)
+from builders.spec import Spec
+
+__all__ = ["build_model", "compile_model", "default_loss", "default_metrics"]
+
+_SUGAR = ("batch_norm", "dropout")
+
+
+def default_loss(task: str) -> str:
+    return {"regression": "mean_squared_error", "binary": "binary_crossentropy"}.get(task, "sparse_categorical_crossentropy")
+
+
+def default_metrics(task: str) -> list[str]:
+    return ["mae"] if task == "regression" else ["accuracy"]
+
+
+class _Builder:
+    """Applies one spec's `model` section to Keras tensors."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        defaults = dict(spec.get("model", "defaults") or {})
+        self.sugar = {key: defaults.pop(key) for key in _SUGAR if key in defaults}
+        self.defaults = defaults
+        self._check_defaults()
+
+    def _check_defaults(self) -> None:
+        for key, value in self.defaults.items():
+            from builders.resolve import argument_category
+
+            category = argument_category(key)
+            if category is not None and isinstance(value, (str, dict)):
+                resolve(value, category, self.spec, ("model", "defaults", key))  # fail early, at its line
+
+    # -- one layer, with defaults and sugar ------------------------------------
+    def layer(self, value: Any, path: tuple, output: bool) -> list[keras.layers.Layer]:
+        name, arguments = split_component(value, self.spec, path, "a layer")
+        cls = lookup("layer", name, self.spec, path)
+        accepted = accepted_arguments(cls) or frozenset()
+        sugar = dict(self.sugar) if not output else {}
+        for key in _SUGAR:
+            if key in arguments and key not in accepted:
+                sugar[key] = arguments.pop(key)
+        check_arguments(cls, arguments, self.spec, path, name)
+        for key, default in self.defaults.items():
+            if key in accepted and key not in arguments:
+                arguments[key] = default
+        arguments = resolve_arguments(arguments, self.spec, path + (name,))
+        takes_activation = "activation" in accepted
+        batch_norm = sugar.get("batch_norm", "none") if takes_activation else "none"
+        activation = arguments.get("activation")
+        layers: list[keras.layers.Layer] = []
+        if batch_norm == "before_activation":
+            arguments["activation"] = None
+            if "use_bias" in accepted:
+                arguments["use_bias"] = False  # BN's beta plays the bias
+        layers.append(construct(cls, arguments, self.spec, path, name))
+        if batch_norm in ("before_activation", "after_activation"):
+            layers.append(keras.layers.BatchNormalization())
+        if batch_norm == "before_activation" and activation not in (None, "linear"):
+            layers.append(keras.layers.Activation(activation))
+        rate = sugar.get("dropout") or 0
+        if takes_activation and rate:
+            layers.append(keras.layers.Dropout(rate))
+        return layers
+
+    # -- chains, repeats, residuals -----------------------------------------------
+    def chain(self, x: Any, items: Sequence[Any], path: tuple, top: bool) -> Any:
+        last = len(items) - 1
+        for index, item in enumerate(items):
+            item_path = path + (index,)
+            if isinstance(item, dict) and "repeat" in item:
+                for _ in range(item["repeat"]):
+                    x = self.chain(x, item["layers"], item_path + ("layers",), top=False)
+            elif isinstance(item, dict) and "residual" in item:
+                x = self.residual(x, item, item_path)
+            else:
+                for layer in self.layer(item, item_path, output=top and index == last):
+                    x = self.call(layer, x, item_path)
+        return x
+
+    def residual(self, x: Any, item: dict, path: tuple) -> Any:
+        shortcut = x
+        y = self.chain(x, item["residual"], path + ("residual",), top=False)
+        if tuple(shortcut.shape[1:]) != tuple(y.shape[1:]):
+            shortcut = self.call(self.projection(shortcut, y, item.get("projection", "auto"), path), shortcut, path)
+        return self.call(keras.layers.Add(), [shortcut, y], path)
+
+    def projection(self, shortcut: Any, y: Any, kind: str, path: tuple) -> keras.layers.Layer:
+        rank = len(y.shape) - 2  # spatial dimensions
+        if kind == "dense" or (kind == "auto" and rank == 0):
+            return keras.layers.Dense(y.shape[-1], use_bias=False)
+        if rank not in (1, 2, 3) or len(shortcut.shape) != len(y.shape):
+            raise self.spec.error(path, f"cannot project a residual input of shape {tuple(shortcut.shape[1:])} to {tuple(y.shape[1:])}.")
+        strides = []
+        for before, after in zip(shortcut.shape[1:-1], y.shape[1:-1]):
+            if before is None or after is None or before % after:
+                raise self.spec.error(path, f"the residual block changes the spatial shape {tuple(shortcut.shape[1:-1])} -> {tuple(y.shape[1:-1])}, which no strided 1x1 convolution matches.")
+            strides.append(before // after)
+        conv = {1: keras.layers.Conv1D, 2: keras.layers.Conv2D, 3: keras.layers.Conv3D}[rank]
+        return conv(y.shape[-1], 1, strides=tuple(strides), use_bias=False)
+
+    def call(self, layer: keras.layers.Layer, x: Any, path: tuple) -> Any:
+        try:
+            return layer(x)
+        except (ValueError, TypeError) as error:
+            shape = [tuple(t.shape) for t in x] if isinstance(x, list) else tuple(x.shape)
+            raise self.spec.error(path, f"{type(layer).__name__} cannot take an input of shape {shape}: {_first_line(error)}") from None
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _input_preprocessing(spec: Spec, info: DataInfo | None) -> list[keras.layers.Layer]:
+    layers: list[keras.layers.Layer] = []
+    rescale = spec.get("data", "rescale")
+    if rescale:
+        layers.append(keras.layers.Rescaling(rescale))
+    if spec.get("data", "normalize") and info is not None and info.mean is not None:
+        layers.append(keras.layers.Normalization(axis=-1, mean=info.mean, variance=info.variance))
+    return layers
+
+
+def _head(spec: Spec, info: DataInfo | None) -> keras.layers.Layer:
+    if info is None:
+        raise spec.error(("model", "head"), "head: auto needs a `data` section to tell the task (regression, binary or multiclass).")
+    units, activation = {
+        "regression": (info.output_dim, "linear"),
+        "binary": (1, "sigmoid"),
+        "multiclass": (info.num_classes, "softmax"),
+    }[info.task]
+    # float32 output keeps the loss stable under mixed precision.
+    return keras.layers.Dense(units, activation=activation, dtype="float32", name="head")
+
+
+def build_model(spec: Spec, info: DataInfo | None = None, compile: bool = True) -> keras.Model:
+    """The spec's model as a `keras.Model`, compiled with the `train` section when `compile`.
+
+    Args:
+        spec: a loaded spec; hyperparameter markers take their defaults.
+        info: what the data says (input shape, task, normalization statistics).
+            When None and the spec has a `data` section, the data is loaded.
+    """
+    if spec.markers:
+        spec = spec.with_hyperparameters()
+    section = spec.section("model")
+    if info is None and spec.section("data"):
+        from builders.data import load_data
+
+        info = load_data(spec).info
+    builder = _Builder(spec)
+    if "graph" in section:
+        model = _build_graph(spec, builder, info)
+    else:
+        if "layers" not in section:
+            raise spec.error(("model",), "the model needs `layers:` (a chain) or `graph:` with `inputs` and `outputs`.")
+        shape = section.get("input_shape") or (info.input_shape if info else None)
+        if shape is None:
+            raise spec.error(("model",), "the input shape is unknown: give model.input_shape or a `data` section.")
+        if info is not None and section.get("input_shape") and tuple(section["input_shape"]) != tuple(info.input_shape):
+            raise spec.error(("model", "input_shape"), f"model.input_shape {list(section['input_shape'])} does not match the data, whose rows have shape {list(info.input_shape)}.")
+        inputs = keras.Input(shape=tuple(shape), name="inputs")
+        x = inputs
+        for layer in _input_preprocessing(spec, info):
+            x = layer(x)
+        auto_head = section.get("head") == "auto"
+        x = builder.chain(x, section["layers"], ("model", "layers"), top=not auto_head)
+        if auto_head:
+            x = _head(spec, info)(x)
+        model = keras.Model(inputs, x, name=spec.name)
+    if compile:
+        compile_model(model, spec, info)
+    return model
+
+
+def _build_graph(spec: Spec, builder: _Builder, info: DataInfo | None) -> keras.Model:
+    section = spec.section("model")
+    for key in ("inputs", "outputs"):
+        if key not in section:
+            raise spec.error(("model",), f"a graph model needs `model.{key}`.")
+    tensors: dict[str, Any] = {}
+    for name, shape in section["inputs"].items():
+        tensors[name] = keras.Input(shape=tuple(shape), name=name)
+    inputs = list(tensors.values())
+    if len(inputs) == 1:
+        for layer in _input_preprocessing(spec, info):
+            tensors[next(iter(tensors))] = layer(tensors[next(iter(tensors))])
+    outputs = section["outputs"] if isinstance(section["outputs"], list) else [section["outputs"]]
+    for index, node in enumerate(section["graph"]):
+        path = ("model", "graph", index)
+        if node["name"] in tensors:
+            raise spec.error(path + ("name",), f"the name {node['name']!r} is used twice in the graph.")
+        sources = node["inputs"] if isinstance(node["inputs"], list) else [node["inputs"]]
+        for source in sources:
+            if source not in tensors:
+                from builders.errors import closest
+
+                raise spec.error(path + ("inputs",), f"{source!r} is not an input or an earlier node.", closest(source, tensors))
+        x = [tensors[s] for s in sources] if isinstance(node["inputs"], list) else tensors[sources[0]]
+        for layer in builder.layer(node["layer"], path + ("layer",), output=node["name"] in outputs):
+            x = builder.call(layer, x, path)
+        tensors[node["name"]] = x
+    for index, name in enumerate(outputs):
+        if name not in tensors:
+            from builders.errors import closest
+
+            raise spec.error(("model", "outputs"), f"{name!r} is not a node of the graph.", closest(name, tensors))
+    result = [tensors[name] for name in outputs]
+    return keras.Model(inputs if len(inputs) > 1 else inputs[0], result if len(result) > 1 else result[0], name=spec.name)
+
+
+def compile_model(model: keras.Model, spec: Spec, info: DataInfo | None = None) -> keras.Model:
+    """Compile with the `train` section's optimizer, loss and metrics (resolved by name)."""
+    if spec.markers:
+        spec = spec.with_hyperparameters()
+    section = spec.section("train")
+    optimizer = resolve(section.get("optimizer", "adam"), "optimizer", spec, ("train", "optimizer"))
+    task = info.task if info is not None else None
+    if "loss" in section:
+        loss = resolve(section["loss"], "loss", spec, ("train", "loss"))
+    elif task is not None:
+        loss = default_loss(task)
+    else:
+        raise spec.error(("train",), "train.loss is needed when there is no data to infer it from.")
+    metrics = [resolve(m, "metric", spec, ("train", "metrics", i)) for i, m in enumerate(section.get("metrics", []))]
+    if "metrics" not in section and task is not None:
+        metrics = default_metrics(task)
+    jit = spec.get("runtime", "jit_compile", default="auto")
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit)
+    return model
