@@ -14,8 +14,10 @@ from typing import Any, Sequence
 import keras
 
 from builders.data import DataInfo
+from builders.errors import closest
 from builders.resolve import (
     accepted_arguments,
+    argument_category,
     check_arguments,
     construct,
     lookup,
@@ -50,15 +52,15 @@ class _Builder:
 
     def _check_defaults(self) -> None:
         for key, value in self.defaults.items():
-            from builders.resolve import argument_category
-
             category = argument_category(key)
             if category is not None and isinstance(value, (str, dict)):
                 resolve(value, category, self.spec, ("model", "defaults", key))  # fail early, at its line
 
     # -- one layer, with defaults and sugar ------------------------------------
-    def layer(self, value: Any, path: tuple, output: bool) -> list[keras.layers.Layer]:
+    def layer(self, value: Any, path: tuple, output: bool, layer_name: str | None = None) -> list[keras.layers.Layer]:
         name, arguments = split_component(value, self.spec, path, "a layer")
+        if layer_name is not None:
+            arguments.setdefault("name", layer_name)
         cls = lookup("layer", name, self.spec, path)
         accepted = accepted_arguments(cls) or frozenset()
         sugar = dict(self.sugar) if not output else {}
@@ -219,17 +221,13 @@ def _build_graph(spec: Spec, builder: _Builder, info: DataInfo | None) -> keras.
         sources = node["inputs"] if isinstance(node["inputs"], list) else [node["inputs"]]
         for source in sources:
             if source not in tensors:
-                from builders.errors import closest
-
                 raise spec.error(path + ("inputs",), f"{source!r} is not an input or an earlier node.", closest(source, tensors))
         x = [tensors[s] for s in sources] if isinstance(node["inputs"], list) else tensors[sources[0]]
-        for layer in builder.layer(node["layer"], path + ("layer",), output=node["name"] in outputs):
+        for layer in builder.layer(node["layer"], path + ("layer",), output=node["name"] in outputs, layer_name=node["name"]):
             x = builder.call(layer, x, path)
         tensors[node["name"]] = x
     for index, name in enumerate(outputs):
         if name not in tensors:
-            from builders.errors import closest
-
             raise spec.error(("model", "outputs"), f"{name!r} is not a node of the graph.", closest(name, tensors))
     result = [tensors[name] for name in outputs]
     return keras.Model(inputs if len(inputs) > 1 else inputs[0], result if len(result) > 1 else result[0], name=spec.name)

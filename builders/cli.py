@@ -1,0 +1,174 @@
+"""The `zoo` command. Imports stay inside the commands so `zoo --help` answers at once."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Sequence
+
+EXIT_SPEC_ERROR = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zoo",
+        description="Train, inspect and validate Keras models described by YAML specs.",
+        epilog="Overrides are dotted paths with YAML values: zoo train specs/digits_mlp.yaml train.epochs=5",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a spec and write a run directory")
+    train.add_argument("spec", nargs="?", help="the spec file")
+    train.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.epochs=5")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last finished epoch")
+    train.add_argument("--run-dir", metavar="DIR", help="write here instead of runs/<name>/<timestamp>/")
+    train.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
+
+    validate = commands.add_parser("validate", help="check specs and warn about known pitfalls")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+
+    show = commands.add_parser("show", help="print the resolved spec and the model summary")
+    show.add_argument("spec")
+    show.add_argument("overrides", nargs="*")
+
+    commands.add_parser("schema", help="print the spec language as JSON Schema (for editors)")
+
+    evaluate = commands.add_parser("evaluate", help="metrics of a finished run on its test split")
+    evaluate.add_argument("run_dir")
+    evaluate.add_argument("--data", metavar="YAML", help="another data source, e.g. '{csv: new.csv, label: y}'")
+
+    predict = commands.add_parser("predict", help="predictions of a finished run for a .npy/.npz/.csv file")
+    predict.add_argument("run_dir")
+    predict.add_argument("input")
+    predict.add_argument("--output", metavar="FILE", help="write a CSV here instead of standard output")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = _parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from builders.errors import SpecError
+
+    try:
+        return _COMMANDS[arguments.command](arguments)
+    except SpecError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_SPEC_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+def _train(arguments) -> int:
+    from builders.train import format_summary, resume, train
+
+    if arguments.resume:
+        if arguments.spec or arguments.overrides:
+            print("error: --resume takes a run directory and no spec or overrides.", file=sys.stderr)
+            return EXIT_SPEC_ERROR
+        result = resume(arguments.resume, quiet=arguments.quiet)
+    else:
+        if not arguments.spec:
+            print("error: name a spec file, or --resume RUN_DIR.", file=sys.stderr)
+            return EXIT_SPEC_ERROR
+        result = train(arguments.spec, arguments.overrides, run_dir=arguments.run_dir, quiet=arguments.quiet)
+    print(format_summary(result.metrics))
+    print(f"run directory: {result.run_dir}")
+    return 0
+
+
+def _validate(arguments) -> int:
+    from builders.errors import SpecError
+    from builders.pitfalls import pitfalls
+    from builders.spec import load_spec
+
+    failed = 0
+    for file in arguments.files:
+        try:
+            spec = load_spec(file, arguments.overrides)
+            _check_components(spec)
+        except SpecError as error:
+            print(f"error: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        for warning in pitfalls(spec):
+            print(warning)
+        print(f"{file}: ok")
+    return EXIT_SPEC_ERROR if failed else 0
+
+
+def _check_components(spec) -> None:
+    """Resolve every name by building the model and the callbacks, as training would."""
+    from builders.data import load_data
+    from builders.model import build_model
+    from builders.resolve import resolve
+
+    info = load_data(spec).info if spec.section("data") else None
+    build_model(spec, info)
+    for index, callback in enumerate(spec.get("train", "callbacks", default=[])):
+        resolve(callback, "callback", spec, ("train", "callbacks", index))
+
+
+def _show(arguments) -> int:
+    from builders.model import build_model
+    from builders.spec import load_spec
+
+    spec = load_spec(arguments.spec, arguments.overrides)
+    print(spec.to_yaml())
+    build_model(spec).summary()
+    return 0
+
+
+def _schema(arguments) -> int:
+    from builders.schema import editor_schema
+
+    print(json.dumps(editor_schema(), indent=2))
+    return 0
+
+
+def _evaluate(arguments) -> int:
+    from builders.loader import parse_yaml
+    from builders.train import evaluate
+
+    source = parse_yaml(arguments.data, "--data")[0] if arguments.data else None
+    results = evaluate(arguments.run_dir, source)
+    for key, value in results.items():
+        print(f"{key:16}{value:>12.4f}" if isinstance(value, float) else f"{key:16}{value:>12}")
+    return 0
+
+
+def _predict(arguments) -> int:
+    import numpy as np
+
+    from builders.train import predict
+
+    predictions = predict(arguments.run_dir, arguments.input)
+    rows = predictions.reshape(len(predictions), -1)
+    header = ["class"] + [f"p{i}" for i in range(rows.shape[1])] if rows.shape[1] > 1 else ["prediction"]
+    lines = [",".join(header)]
+    for row in rows:
+        values = [str(int(np.argmax(row)))] if rows.shape[1] > 1 else []
+        lines.append(",".join(values + [f"{v:.6g}" for v in row]))
+    text = "\n".join(lines) + "\n"
+    if arguments.output:
+        from builders.files import write_text
+
+        write_text(arguments.output, text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+_COMMANDS = {
+    "train": _train,
+    "validate": _validate,
+    "show": _show,
+    "schema": _schema,
+    "evaluate": _evaluate,
+    "predict": _predict,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())
