@@ -52,11 +52,9 @@ class Data:
 
 
 def infer_task(y: np.ndarray) -> tuple[str, int | None]:
-    """regression for float targets with non-integer values, else binary / multiclass."""
+    """regression for float targets, binary / multiclass for integer labels."""
     y = np.asarray(y)
-    if y.ndim > 1 and y.shape[-1] > 1:
-        return "regression", None
-    if y.dtype.kind == "f" and not np.all(np.equal(np.mod(y, 1), 0)):
+    if y.dtype.kind == "f" or (y.ndim > 1 and y.shape[-1] > 1):
         return "regression", None
     classes = int(np.max(y)) + 1 if y.size else 0
     return ("binary", 2) if classes <= 2 else ("multiclass", classes)

@@ -24,7 +24,7 @@ def closest(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
     """The valid names nearest to `name`, best first (case-insensitive)."""
     choices = sorted(set(choices))
     lowered = {c.lower(): c for c in choices}
-    hits = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.6)
+    hits = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.5)
     hits += [c for c in lowered if name and c.startswith(name.lower()) and c not in hits]
     return [lowered[h] for h in hits[:n]]
 

@@ -17,7 +17,6 @@ from builders.data import DataInfo
 from builders.errors import closest
 from builders.resolve import (
     accepted_arguments,
-    argument_category,
     check_arguments,
     construct,
     lookup,
@@ -48,13 +47,6 @@ class _Builder:
         defaults = dict(spec.get("model", "defaults") or {})
         self.sugar = {key: defaults.pop(key) for key in _SUGAR if key in defaults}
         self.defaults = defaults
-        self._check_defaults()
-
-    def _check_defaults(self) -> None:
-        for key, value in self.defaults.items():
-            category = argument_category(key)
-            if category is not None and isinstance(value, (str, dict)):
-                resolve(value, category, self.spec, ("model", "defaults", key))  # fail early, at its line
 
     # -- one layer, with defaults and sugar ------------------------------------
     def layer(self, value: Any, path: tuple, output: bool, layer_name: str | None = None) -> list[keras.layers.Layer]:
@@ -68,10 +60,11 @@ class _Builder:
             if key in arguments and key not in accepted:
                 sugar[key] = arguments.pop(key)
         check_arguments(cls, arguments, self.spec, path, name)
-        for key, default in self.defaults.items():
-            if key in accepted and key not in arguments:
-                arguments[key] = default
         arguments = resolve_arguments(arguments, self.spec, path + (name,))
+        inherited = {k: v for k, v in self.defaults.items() if k in accepted and k not in arguments}
+        # Resolved per layer (each gets its own initializer object), in argument order as
+        # a hand-written constructor call would; errors point at the `defaults` line.
+        arguments.update(resolve_arguments(inherited, self.spec, ("model", "defaults")))
         takes_activation = "activation" in accepted
         batch_norm = sugar.get("batch_norm", "none") if takes_activation else "none"
         activation = arguments.get("activation")

@@ -178,10 +178,8 @@ def accepted_arguments(cls: type) -> frozenset[str] | None:
         named = [p.name for p in parameters if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
         passes_on = any(p.kind == p.VAR_KEYWORD for p in parameters)
         accepted.update(named)
-        if not passes_on or klass is keras.layers.Layer or (not named and klass is not cls):
+        if not passes_on or klass is keras.layers.Layer:
             return frozenset(accepted)
-        if klass is object:
-            break
     return frozenset(accepted)
 
 
