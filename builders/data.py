@@ -105,13 +105,13 @@ def _table(spec: Spec, path: tuple, source: dict, kind: str) -> tuple[np.ndarray
     if missing:
         raise spec.error(path + ("features",), f"{file} has no column {missing[0]!r}; columns are {', '.join(map(str, frame.columns))}.")
     table = frame[features]
-    non_numeric = [c for c in features if not np.issubdtype(table[c].dtype, np.number)]
+    non_numeric = [c for c in features if not pd.api.types.is_numeric_dtype(table[c])]
     if non_numeric:
         raise spec.error(path + ("features",), f"feature column {non_numeric[0]!r} of {file} is not numeric.")
     x = table.to_numpy(dtype="float32")
     target = frame[label]
     class_names = None
-    if np.issubdtype(target.dtype, np.number):
+    if pd.api.types.is_numeric_dtype(target):
         y = target.to_numpy()
         y = y.astype("float32") if y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0) else y.astype("int32")
     else:

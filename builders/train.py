@@ -143,7 +143,8 @@ def _callbacks(spec: Spec, run_dir: Path, epochs: int, quiet: bool, data: Data) 
     _check_monitors(spec, user, data)
     history = _HistoryFile(run_dir / "history.csv")
     extra: list = [keras.callbacks.TerminateOnNaN(), history,
-                   keras.callbacks.BackupAndRestore(str(run_dir / "backup"))]
+                   # Two checkpoints: a kill in the middle of writing one leaves the other loadable.
+                   keras.callbacks.BackupAndRestore(str(run_dir / "backup"), double_checkpoint=True)]
     if spec.get("output", "tensorboard", default=True):
         extra.append(keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False, profile_batch=0))
     if quiet:

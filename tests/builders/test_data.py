@@ -1,0 +1,122 @@
+"""Every data source end to end, normalization from the training split only, clear data errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from builders.data import load_data
+from builders.errors import SpecError
+from builders.model import build_model
+from builders.spec import load_spec
+
+
+def _spec(data: str, layers: str = "[Flatten, Dense: {units: 16, activation: relu}]") -> str:
+    return f"version: 1\nseed: 1\ndata: {data}\nmodel:\n  head: auto\n  layers: {layers}\ntrain: {{epochs: 1}}\n"
+
+
+def _train_one_epoch(spec):
+    data = load_data(spec)
+    model = build_model(spec, data.info)
+    history = model.fit(data.train, validation_data=data.validation, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    return data, model
+
+
+@pytest.fixture
+def table(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(200, 4)), columns=["a", "b", "c", "d"])
+    frame["kind"] = np.where(frame["a"] + frame["b"] > 0, "yes", "no")
+    frame["target"] = frame["a"] * 2.5 + 0.1
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    frame.to_parquet(tmp_path / "rows.parquet")
+    return tmp_path
+
+
+@pytest.mark.parametrize("name, task", [("digits", "multiclass"), ("iris", "multiclass"), ("wine", "multiclass"), ("breast_cancer", "binary"), ("diabetes", "regression")])
+def test_sklearn_sources(name, task):
+    data, _ = _train_one_epoch(load_spec(_spec(f"{{source: {{sklearn: {name}}}, validation_split: 0.2, normalize: true}}")))
+    assert data.info.task == task
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_table_sources_classification_and_regression(table, kind):
+    path = table / f"rows.{kind}"
+    data, _ = _train_one_epoch(load_spec(_spec(f"{{source: {{{kind}: {path}, label: kind, features: [a, b, c]}}, validation_split: 0.25}}")))
+    assert data.info.task == "binary" and data.info.input_shape == (3,) and data.info.class_names == ["no", "yes"]
+    data, _ = _train_one_epoch(load_spec(_spec(f"{{source: {{{kind}: {path}, label: target, features: [a, b]}}, test_split: 0.1}}")))
+    assert data.info.task == "regression" and data.info.sizes == {"test": 20, "train": 180}
+
+
+def test_npz_source_with_explicit_validation_file(tmp_path):
+    rng = np.random.default_rng(1)
+    np.savez(tmp_path / "train.npz", x=rng.normal(size=(64, 5, 5, 1)), y=rng.integers(0, 3, 64))
+    np.savez(tmp_path / "val.npz", features=rng.normal(size=(16, 5, 5, 1)), labels=rng.integers(0, 3, 16))
+    data, _ = _train_one_epoch(load_spec(_spec(
+        f"{{source: {{npz: {tmp_path / 'train.npz'}}}, validation: {{npz: {tmp_path / 'val.npz'}, x: features, y: labels}}}}")))
+    assert data.info.input_shape == (5, 5, 1) and data.info.sizes == {"validation": 16, "train": 64}
+
+
+def test_mnist1d_generated_locally():
+    data, _ = _train_one_epoch(load_spec(_spec("{source: {mnist1d: {num_samples: 600}}, validation_split: 0.2}")))
+    assert data.info.input_shape == (40, 1) and data.info.num_classes == 10
+    assert data.info.sizes["test"] == 120  # mnist1d's own train/test split
+
+
+def test_tfds_source_offline_with_split_slicing(tmp_path):
+    spec = load_spec(_spec(
+        f"{{source: {{tfds: zoo_digits, data_dir: {tmp_path}, split: 'train[:90%]'}}, validation: 'train[90%:]', test: test, normalize: true, batch_size: 50}}"))
+    data, model = _train_one_epoch(spec)
+    assert data.info.input_shape == (8, 8, 1) and data.info.task == "multiclass"
+    assert data.info.sizes == {"train": 1293, "validation": 144, "test": 360}
+    assert (tmp_path / "zoo_digits" / "1.0.0").is_dir()
+    assert np.isfinite(model.evaluate(data.test, verbose=0)[0])
+
+
+def test_normalization_statistics_come_from_the_training_split_only():
+    spec = load_spec(_spec("{source: {sklearn: diabetes}, validation_split: 0.3, normalize: true}"))
+    data = load_data(spec)
+    x_train = data.arrays["train"][0]
+    everything = np.concatenate([x_train, data.arrays["validation"][0]])
+    np.testing.assert_allclose(data.info.mean, x_train.mean(axis=0), rtol=1e-5)
+    assert not np.allclose(data.info.mean, everything.mean(axis=0), rtol=1e-3)
+    model = build_model(spec, data.info)
+    normalization = model.layers[1]
+    assert type(normalization).__name__ == "Normalization"
+    np.testing.assert_allclose(np.asarray(normalization.mean).reshape(-1), x_train.mean(axis=0), rtol=1e-5)
+
+
+def test_rescale_and_augmentation_layers_in_the_model(tmp_path):
+    rng = np.random.default_rng(2)
+    np.savez(tmp_path / "images.npz", x=rng.integers(0, 255, size=(40, 8, 8, 1)), y=rng.integers(0, 2, 40))
+    spec = load_spec(_spec(f"{{source: {{npz: {tmp_path / 'images.npz'}}}, rescale: 0.00392156862}}",
+                           "[RandomFlip: {mode: horizontal}, RandomContrast: {factor: 0.1}, Flatten]"))
+    _, model = _train_one_epoch(spec)
+    assert [type(l).__name__ for l in model.layers[1:4]] == ["Rescaling", "RandomFlip", "RandomContrast"]
+
+
+@pytest.mark.parametrize("data, path, words", [
+    ("{source: {csv: missing.csv, label: y}}", "data.source.csv", "not found"),
+    ("{source: {csv: TABLE/rows.csv, label: knd}}", "data.source.label", "did you mean 'kind'"),
+    ("{source: {csv: TABLE/rows.csv}}", "data.source", "needs `label:`"),
+    ("{source: {csv: TABLE/rows.csv, label: kind, features: [a, zz]}}", "data.source.features", "no column 'zz'"),
+    ("{source: {csv: TABLE/rows.csv, label: target, features: [kind]}}", "data.source.features", "not numeric"),
+    ("{source: {sklearn: iris}, validation_split: 0.001}", "data.validation_split", "leaves no validation rows"),
+    ("{source: {sklearn: iris, csv: x.csv}}", "data.source", "exactly one"),
+    ("{source: {npz: TABLE/rows.csv}}", "data.source.npz", "cannot read"),
+    ("{source: {tfds: zoo_digitz}}", "data.source.tfds", "did you mean 'zoo_digits'"),
+    ("{source: {sklearn: iris}, validation: test}", "data.validation", "needs a TFDS source"),
+])
+def test_data_errors_are_clear_before_training(table, data, path, words):
+    spec = load_spec(_spec(data.replace("TABLE", str(table))))
+    with pytest.raises(SpecError) as caught:
+        load_data(spec)
+    assert caught.value.key_path == path and words.lower() in str(caught.value).lower(), str(caught.value)
+
+
+def test_input_shape_that_does_not_match_the_data_is_an_error():
+    spec = load_spec("version: 1\ndata: {source: {sklearn: iris}}\nmodel:\n  input_shape: [5]\n  layers: [Dense: {units: 3}]\ntrain: {loss: mse}\n")
+    with pytest.raises(SpecError, match=r"does not match the data, whose rows have shape \[4\]"):
+        build_model(spec)

@@ -1,0 +1,113 @@
+"""Training runs: run directory contents, kill -9 and resume, determinism, evaluate and predict."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from builders.errors import SpecError
+from builders.spec import load_spec
+from builders.train import evaluate, predict, read_history, resume, train
+from tests.conftest import DIGITS_SPEC, ROOT, run_zoo
+
+
+def test_run_directory_contents(tmp_path):
+    spec = load_spec(DIGITS_SPEC.replace("validation_split: 0.2", "validation_split: 0.2\n  test_split: 0.1"))
+    result = train(spec, run_dir=tmp_path / "run", quiet=True)
+    names = {p.name for p in (tmp_path / "run").iterdir()}
+    assert {"spec.yaml", "model.keras", "history.csv", "history.json", "metrics.json", "curves.png", "logs"} <= names
+    assert "backup" not in names  # removed once the run finished
+    assert not [n for n in names if n.startswith(".")]  # no temporary files left behind
+    assert load_spec(tmp_path / "run" / "spec.yaml").tree == spec.tree
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert len(history["loss"]) == len(history["val_accuracy"]) == 2
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 2 and "test_accuracy" in metrics and "best_val_loss" in metrics
+    assert (tmp_path / "run" / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert any((tmp_path / "run" / "logs").rglob("*tfevents*"))
+    assert result.metrics == metrics and set(result.paths) >= {"model.keras", "metrics.json"}
+
+
+def test_default_run_directory_is_named_after_the_spec(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = train(load_spec(DIGITS_SPEC, ["train.epochs=1"]), quiet=True)
+    assert result.run_dir.parent == tmp_path.joinpath("runs", "tiny_digits").relative_to(tmp_path)
+
+
+def test_deterministic_runs_give_identical_histories(tmp_path):
+    spec = load_spec(DIGITS_SPEC, ["runtime.deterministic=true", "train.epochs=3"])
+    first = train(spec, run_dir=tmp_path / "a", quiet=True).history
+    second = train(spec, run_dir=tmp_path / "b", quiet=True).history
+    assert first == second
+
+
+def test_evaluate_and_predict_a_finished_run(tmp_path):
+    spec = load_spec(DIGITS_SPEC.replace("validation_split: 0.2", "validation_split: 0.2\n  test_split: 0.2"))
+    result = train(spec, run_dir=tmp_path / "run", quiet=True)
+    scores = evaluate(tmp_path / "run")
+    assert scores["split"] == "test" and scores["accuracy"] == pytest.approx(result.metrics["test_accuracy"], abs=1e-6)
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    np.save(tmp_path / "x.npy", digits.data[:7].astype("float32"))
+    predictions = predict(tmp_path / "run", tmp_path / "x.npy")
+    assert predictions.shape == (7, 10) and np.allclose(predictions.sum(axis=1), 1, atol=1e-5)
+    np.save(tmp_path / "wrong.npy", digits.data[:3, :10])
+    with pytest.raises(SpecError, match="the model expects"):
+        predict(tmp_path / "run", tmp_path / "wrong.npy")
+
+
+def test_resume_refuses_finished_and_foreign_directories(tmp_path):
+    with pytest.raises(SpecError, match="not a run directory"):
+        resume(tmp_path)
+    train(load_spec(DIGITS_SPEC, ["train.epochs=1"]), run_dir=tmp_path / "run", quiet=True)
+    with pytest.raises(SpecError, match="nothing to resume"):
+        resume(tmp_path / "run")
+
+
+def test_monitor_without_validation_data_is_an_error_before_training(tmp_path):
+    text = DIGITS_SPEC.replace("  validation_split: 0.2\n", "") + "  callbacks: [EarlyStopping: {monitor: val_loss}]\n"
+    with pytest.raises(SpecError, match="no validation data"):
+        train(load_spec(text), run_dir=tmp_path / "run", quiet=True)
+
+
+def test_killed_run_resumes_from_its_last_finished_epoch(tmp_path):
+    epochs = 12
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(DIGITS_SPEC.replace("epochs: 2", f"epochs: {epochs}").replace("batch_size: 64", "batch_size: 4"))
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-m", "builders.cli", "train", str(spec_file), "--run-dir", str(run_dir), "--quiet"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and len(read_history(run_dir / "history.csv")) < 3:
+        assert process.poll() is None, process.stdout.read().decode()[-2000:]
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done_before = len(read_history(run_dir / "history.csv"))
+    assert 3 <= done_before < epochs and not (run_dir / "metrics.json").exists()
+
+    resumed = run_zoo("train", "--resume", str(run_dir), "--quiet", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    ran = [line for line in resumed.stdout.splitlines() if line.startswith("epoch ")]
+    first = int(ran[0].split()[1].split("/")[0])
+    # The last epoch may have been logged but not backed up, or killed mid-backup (then the previous checkpoint loads).
+    assert done_before - 2 <= first - 1 <= done_before
+    assert first - 1 + len(ran) == epochs  # nothing run twice, nothing lost
+    history = read_history(run_dir / "history.csv")
+    assert [row["epoch"] for row in history] == list(range(epochs))
+    assert json.loads((run_dir / "metrics.json").read_text())["epochs_run"] == epochs
+
+
+def test_quickstart_spec_reaches_95_percent(tmp_path):
+    result = train(ROOT / "specs" / "digits_mlp.yaml", run_dir=tmp_path / "run", quiet=True)
+    assert result.metrics["best_val_accuracy"] >= 0.95, result.metrics
