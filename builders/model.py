@@ -154,18 +154,31 @@ def _head(spec: Spec, info: DataInfo | None) -> keras.layers.Layer:
     return keras.layers.Dense(units, activation=activation, dtype="float32", name="head")
 
 
+def _needs_data(spec: Spec) -> bool:
+    """Whether building needs facts only the data knows (shape, task, statistics)."""
+    data, model = spec.section("data"), spec.section("model")
+    if not data:
+        return False
+    return (
+        ("graph" not in model and not model.get("input_shape"))
+        or model.get("head") == "auto"
+        or bool(data.get("normalize"))
+        or "loss" not in spec.section("train")
+    )
+
+
 def build_model(spec: Spec, info: DataInfo | None = None, compile: bool = True) -> keras.Model:
     """The spec's model as a `keras.Model`, compiled with the `train` section when `compile`.
 
     Args:
         spec: a loaded spec; hyperparameter markers take their defaults.
         info: what the data says (input shape, task, normalization statistics).
-            When None and the spec has a `data` section, the data is loaded.
+            When None, the data is loaded if the model needs any of these.
     """
     if spec.markers:
         spec = spec.with_hyperparameters()
     section = spec.section("model")
-    if info is None and spec.section("data"):
+    if info is None and _needs_data(spec):
         from builders.data import load_data
 
         info = load_data(spec).info
