@@ -119,4 +119,4 @@ def test_data_errors_are_clear_before_training(table, data, path, words):
 def test_input_shape_that_does_not_match_the_data_is_an_error():
     spec = load_spec("version: 1\ndata: {source: {sklearn: iris}}\nmodel:\n  input_shape: [5]\n  layers: [Dense: {units: 3}]\ntrain: {loss: mse}\n")
     with pytest.raises(SpecError, match=r"does not match the data, whose rows have shape \[4\]"):
-        build_model(spec)
+        build_model(spec, load_data(spec).info)
