@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from builders.errors import closest
 from builders.spec import Spec
 
 __all__ = ["DataInfo", "Data", "load_data", "infer_task"]
@@ -97,8 +98,6 @@ def _table(spec: Spec, path: tuple, source: dict, kind: str) -> tuple[np.ndarray
         raise spec.error(path, f"a {kind} source needs `label:` naming the target column; columns are {', '.join(map(str, frame.columns))}.")
     label = source["label"]
     if label not in frame.columns:
-        from builders.errors import closest
-
         raise spec.error(path + ("label",), f"{file} has no column {label!r}; columns are {', '.join(map(str, frame.columns))}.", closest(label, map(str, frame.columns)))
     features = source.get("features") or [c for c in frame.columns if c != label]
     missing = [c for c in features if c not in frame.columns]
@@ -146,8 +145,6 @@ def _mnist1d(spec: Spec, path: tuple, source: dict) -> tuple:
     options = source.get("mnist1d") or {}
     unknown = [k for k in options if k not in arguments or k == "url"]
     if unknown:
-        from builders.errors import closest
-
         raise spec.error(path + ("mnist1d", unknown[0]), f"mnist1d takes no argument {unknown[0]!r}.", closest(unknown[0], arguments))
     arguments.update(options)
 
@@ -287,8 +284,6 @@ def _load_tfds(spec: Spec, section: dict, batch_size: int | None) -> Data:
         builder = tfds.builder(name, data_dir=data_dir)
     except Exception as error:  # tfds raises DatasetNotFoundError and friends
         known = [n for n in tfds.list_builders() if not n.startswith("_")]
-        from builders.errors import closest
-
         raise spec.error(path + ("tfds",), f"TFDS has no dataset {name!r} ({type(error).__name__}).", closest(name, known)) from None
     supervised = builder.info.supervised_keys
     input_key, label_key = source.get("input_key"), source.get("label_key")

@@ -52,9 +52,14 @@ def hand_written() -> keras.Model:
 
 
 def samples_per_second(model, data, rows: int, epochs: int) -> float:
-    model.fit(*data if isinstance(data, tuple) else (data,), epochs=1, verbose=0, **({"batch_size": 256, "shuffle": False} if isinstance(data, tuple) else {}))  # warm-up: tracing
+    """Throughput of `model.fit` on arrays `(x, y)` or a batched tf.data pipeline, after a warm-up epoch."""
+    if isinstance(data, tuple):
+        arguments, options = data, {"batch_size": 256, "shuffle": False}
+    else:
+        arguments, options = (data,), {}
+    model.fit(*arguments, epochs=1, verbose=0, **options)  # warm-up: tracing
     started = time.perf_counter()
-    model.fit(*data if isinstance(data, tuple) else (data,), epochs=epochs, verbose=0, **({"batch_size": 256, "shuffle": False} if isinstance(data, tuple) else {}))
+    model.fit(*arguments, epochs=epochs, verbose=0, **options)
     return rows * epochs / (time.perf_counter() - started)
 
 
