@@ -6,9 +6,6 @@ import difflib
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-PathItem = "str | int"
-
-
 def format_path(path: Sequence[str | int]) -> str:
     """`("model", "layers", 0, "Dense", "units")` -> `model.layers[0].Dense.units`."""
     text = ""

@@ -75,7 +75,7 @@ CATEGORIES: dict[str, Category] = {
 _NOT_COMPONENTS = {"get", "serialize", "deserialize"}
 
 
-def _load_project_classes() -> None:
+def load_project_classes() -> None:
     """Importing the packages registers their classes with Keras."""
     import callbacks  # noqa: F401
     import zoo  # noqa: F401
@@ -87,7 +87,7 @@ def names(category: str) -> dict[str, Any]:
 
     The project's registered names come first and win over Keras's.
     """
-    _load_project_classes()
+    load_project_classes()
     spec = CATEGORIES[category]
     base = spec.base_class()
     found: dict[str, Any] = {}

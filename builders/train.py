@@ -294,9 +294,9 @@ def _load_run(run_dir: str | Path) -> tuple[Spec, keras.Model]:
     run_dir = Path(run_dir)
     if not (run_dir / COMPLETE_MARKER).exists():
         raise SpecError(f"{run_dir} holds no finished run (no {COMPLETE_MARKER}); train or resume it first.")
-    import zoo  # noqa: F401 - registers the project's classes for loading
-    import callbacks  # noqa: F401
+    from builders.resolve import load_project_classes
 
+    load_project_classes()  # registers the project's classes for loading
     spec = load_spec(run_dir / "spec.yaml")
     model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
     return spec, model
