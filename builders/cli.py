@@ -30,9 +30,12 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("files", nargs="+", metavar="FILE")
     validate.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
 
-    show = commands.add_parser("show", help="print the resolved spec and the model summary")
-    show.add_argument("spec")
+    show = commands.add_parser("show", help="a spec: the resolved spec and model summary; a zoo name: its documentation")
+    show.add_argument("spec", metavar="SPEC|NAME")
     show.add_argument("overrides", nargs="*")
+
+    listing = commands.add_parser("list", help="the zoo's architectures, layers, activations, optimizers and schedules")
+    listing.add_argument("kind", nargs="?", choices=list(_KINDS), help="only this kind")
 
     commands.add_parser("schema", help="print the spec language as JSON Schema (for editors)")
 
@@ -111,10 +114,70 @@ def _check_components(spec) -> None:
         resolve(callback, "callback", spec, ("train", "callbacks", index))
 
 
+_KINDS = ("architectures", "layers", "activations", "optimizers", "schedules")
+
+
+def _catalogue() -> dict[str, dict[str, object]]:
+    """kind -> {name: the function or class}, as specs name them."""
+    import zoo
+
+    found: dict[str, dict[str, object]] = {"architectures": {n: zoo.architectures._family(n) for n in zoo.architectures.names()}}
+    for kind in _KINDS[1:]:
+        module = getattr(zoo, kind)
+        found[kind] = {n: getattr(module, n) for n in module.__all__ if callable(getattr(module, n))}
+    # Only what a spec can name: not the clipping mixin or the helper functions.
+    import keras
+
+    found["optimizers"] = {n: o for n, o in found["optimizers"].items() if isinstance(o, type) and issubclass(o, keras.optimizers.Optimizer)}
+    return found
+
+
+def _first_line(obj) -> str:
+    import inspect
+
+    doc = (inspect.getdoc(obj) or "").split("\n\n")[0].replace("\n", " ")
+    return doc.split(". ")[0].rstrip(".") + "."
+
+
+def _list(arguments) -> int:
+    for kind, members in _catalogue().items():
+        if arguments.kind not in (None, kind):
+            continue
+        print(f"{kind}:")
+        width = max(len(n) for n in members)
+        for name, obj in members.items():
+            print(f"  {name:{width}}  {_first_line(obj)}")
+    return 0
+
+
+def _describe(name: str) -> str | None:
+    import inspect
+
+    for kind, members in _catalogue().items():
+        if name in members:
+            if kind == "architectures":
+                from zoo import architectures
+
+                return architectures.describe(name)
+            obj = members[name]
+            signature = inspect.signature(obj)
+            return f"{name}{signature}  ({kind[:-1]})\n\n{inspect.getdoc(obj)}"
+    return None
+
+
 def _show(arguments) -> int:
     from builders.model import build_model
     from builders.spec import load_spec
 
+    if not os.path.exists(arguments.spec) and not arguments.spec.endswith((".yaml", ".yml")):
+        text = _describe(arguments.spec)
+        if text is None:
+            from builders.errors import SpecError, closest
+
+            names = [n for members in _catalogue().values() for n in members]
+            raise SpecError(f"{arguments.spec!r} is neither a spec file nor a zoo name; see `zoo list`.", suggestions=closest(arguments.spec, names))
+        print(text)
+        return 0
     spec = load_spec(arguments.spec, arguments.overrides)
     print(spec.to_yaml())
     build_model(spec).summary()
@@ -165,6 +228,7 @@ _COMMANDS = {
     "train": _train,
     "validate": _validate,
     "show": _show,
+    "list": _list,
     "schema": _schema,
     "evaluate": _evaluate,
     "predict": _predict,

@@ -13,6 +13,7 @@ unless you name a TFDS dataset that is not prepared yet.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,17 @@ class Data:
     validation: Any = None
     test: Any = None
     arrays: dict = field(default_factory=dict, repr=False)  # split -> (x, y) for in-memory sources
+
+    def map_train(self, transform) -> "Data":
+        """The same data with `transform(dataset)` applied to the training pipeline."""
+        return dataclasses.replace(self, train=transform(self.train))
+
+    def inputs_as_targets(self) -> "Data":
+        """Every split as (x, x): the targets of an autoencoder are its inputs."""
+        def swap(dataset):
+            return None if dataset is None else dataset.map(lambda x, y: (x, x))
+
+        return dataclasses.replace(self, train=swap(self.train), validation=swap(self.validation), test=swap(self.test))
 
 
 def infer_task(y: np.ndarray) -> tuple[str, int | None]:

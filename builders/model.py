@@ -9,6 +9,7 @@ after each block. The output layer never takes the BN / dropout sugar.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Sequence
 
 import keras
@@ -20,22 +21,26 @@ from builders.resolve import (
     check_arguments,
     construct,
     lookup,
+    names,
     resolve,
     resolve_arguments,
     split_component,
 )
 from builders.spec import Spec
 
-__all__ = ["build_model", "compile_model", "default_loss", "default_metrics"]
+__all__ = ["build_model", "compile_model", "default_loss", "default_metrics", "reconstructs"]
 
 _SUGAR = ("batch_norm", "dropout")
 
 
 def default_loss(task: str) -> str:
-    return {"regression": "mean_squared_error", "binary": "binary_crossentropy"}.get(task, "sparse_categorical_crossentropy")
+    losses = {"regression": "mean_squared_error", "reconstruction": "mean_squared_error", "binary": "binary_crossentropy"}
+    return losses.get(task, "sparse_categorical_crossentropy")
 
 
 def default_metrics(task: str) -> list[str]:
+    if task == "reconstruction":
+        return []
     return ["mae"] if task == "regression" else ["accuracy"]
 
 
@@ -55,12 +60,23 @@ class _Builder:
             arguments.setdefault("name", layer_name)
         cls = lookup("layer", name, self.spec, path)
         accepted = accepted_arguments(cls) or frozenset()
+        activation_layer = None
+        if "activation" in accepted:
+            if "activation" in arguments:
+                activation_layer = self.activation_layer(arguments["activation"], path + (name, "activation"))
+            elif "activation" in self.defaults:
+                activation_layer = self.activation_layer(self.defaults["activation"], ("model", "defaults", "activation"))
+            if activation_layer is not None:
+                arguments["activation"] = None  # the layer after this one is the activation
         sugar = dict(self.sugar) if not output else {}
         for key in _SUGAR:
             if key in arguments and key not in accepted:
                 sugar[key] = arguments.pop(key)
         check_arguments(cls, arguments, self.spec, path, name)
         arguments = resolve_arguments(arguments, self.spec, path + (name,))
+        if output and "dtype" in accepted and "dtype" not in arguments and keras.mixed_precision.dtype_policy().name.startswith("mixed"):
+            # Keras's mixed-precision advice: the output (softmax, loss) in float32.
+            arguments["dtype"] = "float32"
         inherited = {k: v for k, v in self.defaults.items() if k in accepted and k not in arguments}
         # Resolved per layer (each gets its own initializer object), in argument order as
         # a hand-written constructor call would; errors point at the `defaults` line.
@@ -74,14 +90,39 @@ class _Builder:
             if "use_bias" in accepted:
                 arguments["use_bias"] = False  # BN's beta plays the bias
         layers.append(construct(cls, arguments, self.spec, path, name))
+        if activation_layer is not None and batch_norm != "before_activation":
+            layers.append(activation_layer)
         if batch_norm in ("before_activation", "after_activation"):
             layers.append(keras.layers.BatchNormalization())
-        if batch_norm == "before_activation" and activation not in (None, "linear"):
-            layers.append(keras.layers.Activation(activation))
+        if batch_norm == "before_activation":
+            if activation_layer is not None:
+                layers.append(activation_layer)
+            elif activation not in (None, "linear"):
+                layers.append(keras.layers.Activation(activation))
         rate = sugar.get("dropout") or 0
         if takes_activation and rate:
             layers.append(keras.layers.Dropout(rate))
         return layers
+
+    def activation_layer(self, value: Any, path: tuple) -> keras.layers.Layer | None:
+        """An activation that is a layer (`noisy_relu`, `PReLU`, `{LeakyReLU: {...}}`), built; else None.
+
+        Such activations need weights or the training flag, which an activation
+        function does not get, so they become a layer after the one that names them.
+        """
+        from zoo.activations import LAYER_ACTIVATIONS
+
+        if isinstance(value, str):
+            name, arguments = LAYER_ACTIVATIONS.get(value, value), {}
+        elif isinstance(value, dict) and len(value) == 1:
+            name, arguments = split_component(value, self.spec, path, "an activation")
+        else:
+            return None
+        if name in names("activation") or name not in names("layer"):
+            return None
+        cls = lookup("layer", name, self.spec, path)
+        check_arguments(cls, arguments, self.spec, path, name)
+        return construct(cls, resolve_arguments(arguments, self.spec, path + (name,)), self.spec, path, name)
 
     # -- chains, repeats, residuals -----------------------------------------------
     def chain(self, x: Any, items: Sequence[Any], path: tuple, top: bool) -> Any:
@@ -142,14 +183,19 @@ def _input_preprocessing(spec: Spec, info: DataInfo | None) -> list[keras.layers
     return layers
 
 
-def _head(spec: Spec, info: DataInfo | None) -> keras.layers.Layer:
-    if info is None:
-        raise spec.error(("model", "head"), "head: auto needs a `data` section to tell the task (regression, binary or multiclass).")
-    units, activation = {
+def _output(info: DataInfo) -> tuple[int, str]:
+    """Output units and activation for the data's task."""
+    return {
         "regression": (info.output_dim, "linear"),
         "binary": (1, "sigmoid"),
         "multiclass": (info.num_classes, "softmax"),
     }[info.task]
+
+
+def _head(spec: Spec, info: DataInfo | None) -> keras.layers.Layer:
+    if info is None:
+        raise spec.error(("model", "head"), "head: auto needs a `data` section to tell the task (regression, binary or multiclass).")
+    units, activation = _output(info)
     # float32 output keeps the loss stable under mixed precision.
     return keras.layers.Dense(units, activation=activation, dtype="float32", name="head")
 
@@ -160,7 +206,8 @@ def _needs_data(spec: Spec) -> bool:
     if not data:
         return False
     return (
-        ("graph" not in model and not model.get("input_shape"))
+        "zoo" in model
+        or ("graph" not in model and not model.get("input_shape"))
         or model.get("head") == "auto"
         or bool(data.get("normalize"))
         or "loss" not in spec.section("train")
@@ -183,7 +230,9 @@ def build_model(spec: Spec, info: DataInfo | None = None, compile: bool = True) 
 
         info = load_data(spec).info
     builder = _Builder(spec)
-    if "graph" in section:
+    if "zoo" in section:
+        model = _build_zoo(spec, info)
+    elif "graph" in section:
         model = _build_graph(spec, builder, info)
     else:
         if "layers" not in section:
@@ -205,6 +254,52 @@ def build_model(spec: Spec, info: DataInfo | None = None, compile: bool = True) 
     if compile:
         compile_model(model, spec, info)
     return model
+
+
+def reconstructs(spec: Spec) -> bool:
+    """Whether the spec's model is trained to reproduce its inputs (a zoo autoencoder or vae)."""
+    name = spec.get("model", "zoo")
+    if name is None:
+        return False
+    from zoo import architectures
+
+    return name in architectures.names() and architectures.reconstructs(name)
+
+
+def _build_zoo(spec: Spec, info: DataInfo | None) -> keras.Model:
+    """`model: {zoo: NAME, params...}`: a named architecture, fitted to the data's shape and task."""
+    from zoo import architectures
+
+    section = spec.section("model")
+    name = section["zoo"]
+    if name not in architectures.names():
+        raise spec.error(("model", "zoo"), f"unknown architecture {name!r}; see `zoo list`.", closest(name, architectures.names()))
+    accepted = architectures.parameters(name)
+    params = {k: v for k, v in section.items() if k not in ("zoo", "input_shape")}
+    for key in params:
+        if key not in accepted:
+            raise spec.error(("model", key), f"architecture {name!r} takes no parameter {key!r}; its parameters are {', '.join(accepted)}.", closest(key, accepted))
+    shape = section.get("input_shape") or (info.input_shape if info else None)
+    if shape is None:
+        raise spec.error(("model",), "the input shape is unknown: give model.input_shape or a `data` section.")
+    if info is not None and "outputs" in accepted and "outputs" not in params:
+        units, activation = _output(info)
+        params["outputs"] = units
+        params.setdefault("output_activation", activation)
+    try:
+        network = architectures.get(name, input_shape=tuple(shape), **params)
+    except ValueError as error:
+        mentioned = re.search(r"argument `(\w+)`", str(error))
+        where = ("model", mentioned.group(1)) if mentioned and mentioned.group(1) in params else ("model", "zoo")
+        raise spec.error(where, f"{name}: {error}") from None
+    preprocessing = _input_preprocessing(spec, info)
+    if not preprocessing:
+        return network
+    inputs = keras.Input(shape=tuple(shape), name="inputs")
+    x = inputs
+    for layer in preprocessing:
+        x = layer(x)
+    return keras.Model(inputs, network(x), name=spec.name)
 
 
 def _build_graph(spec: Spec, builder: _Builder, info: DataInfo | None) -> keras.Model:
@@ -245,7 +340,7 @@ def compile_model(model: keras.Model, spec: Spec, info: DataInfo | None = None) 
         spec = spec.with_hyperparameters()
     section = spec.section("train")
     optimizer = resolve(section.get("optimizer", "adam"), "optimizer", spec, ("train", "optimizer"))
-    task = info.task if info is not None else None
+    task = "reconstruction" if reconstructs(spec) else (info.task if info is not None else None)
     if "loss" in section:
         loss = resolve(section["loss"], "loss", spec, ("train", "loss"))
     elif task is not None:

@@ -108,31 +108,7 @@ SCHEMA: dict[str, Any] = {
         "shape": _SHAPE,
         "source": _SOURCE,
         "split": _SPLIT,
-    },
-    "properties": {
-        "version": {"description": f"the spec language version ({SPEC_VERSION})", "const": SPEC_VERSION},
-        "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$", "description": "a run name: letters, digits, _ . -"},
-        "description": {"type": "string"},
-        "seed": {"type": "integer", "minimum": 0},
-        "data": {
-            "type": "object",
-            "required": ["source"],
-            "additionalProperties": False,
-            "properties": {
-                "source": {"$ref": "#/$defs/source"},
-                "validation_split": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
-                "test_split": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
-                "validation": {"$ref": "#/$defs/split"},
-                "test": {"$ref": "#/$defs/split"},
-                "normalize": {"type": "boolean"},
-                "rescale": {"type": "number", "exclusiveMinimum": 0},
-                "batch_size": {"type": "integer", "minimum": 1},
-                "shuffle": {"type": ["boolean", "integer"], "minimum": 1},
-                "cache": {"type": "boolean"},
-                "limit": {"type": "integer", "minimum": 1, "description": "use only the first N training rows"},
-            },
-        },
-        "model": {
+        "layered_model": {
             "type": "object",
             "additionalProperties": False,
             "properties": {
@@ -181,6 +157,43 @@ SCHEMA: dict[str, Any] = {
                     "description": "a node name or a list of node names",
                 },
             },
+        },
+    },
+    "properties": {
+        "version": {"description": f"the spec language version ({SPEC_VERSION})", "const": SPEC_VERSION},
+        "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$", "description": "a run name: letters, digits, _ . -"},
+        "description": {"type": "string"},
+        "seed": {"type": "integer", "minimum": 0},
+        "data": {
+            "type": "object",
+            "required": ["source"],
+            "additionalProperties": False,
+            "properties": {
+                "source": {"$ref": "#/$defs/source"},
+                "validation_split": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                "test_split": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                "validation": {"$ref": "#/$defs/split"},
+                "test": {"$ref": "#/$defs/split"},
+                "normalize": {"type": "boolean"},
+                "rescale": {"type": "number", "exclusiveMinimum": 0},
+                "batch_size": {"type": "integer", "minimum": 1},
+                "shuffle": {"type": ["boolean", "integer"], "minimum": 1},
+                "cache": {"type": "boolean"},
+                "limit": {"type": "integer", "minimum": 1, "description": "use only the first N training rows"},
+            },
+        },
+        "model": {
+            "type": "object",
+            # `model: {zoo: NAME, ...}`: a named architecture; its parameters are checked
+            # against the family's signature by the builder.
+            "if": {"required": ["zoo"]},
+            "then": {
+                "properties": {
+                    "zoo": {"type": "string", "description": "a zoo architecture (zoo list)"},
+                    "input_shape": {"$ref": "#/$defs/shape"},
+                },
+            },
+            "else": {"$ref": "#/$defs/layered_model"},
         },
         "train": {
             "type": "object",

@@ -9,7 +9,8 @@ A run directory holds (each file written atomically):
     metrics.json    final/best metrics; written last, so its presence means "complete"
     curves.png      loss and each metric, train vs validation, best epoch marked
     logs/           TensorBoard
-    backup/         the BackupAndRestore checkpoint while the run is unfinished
+    backup/         the BackupAndRestore checkpoint while the run is unfinished, with
+                    the state of the spec's callbacks (patience counters, best values)
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import numpy as np
 from builders.data import Data, load_data
 from builders.errors import SpecError
 from builders.files import atomic_path, write_json, write_text
-from builders.model import build_model
+from builders.model import build_model, reconstructs
 from builders.resolve import resolve
 from builders.spec import Spec, load_spec
 
@@ -138,18 +139,92 @@ class _EpochLine(keras.callbacks.Callback):
         print(f"epoch {epoch + 1}/{self.epochs}  {shown}  ({time.perf_counter() - self.started:.1f}s)", flush=True)
 
 
+class _CallbackState(keras.callbacks.Callback):
+    """Saves the spec's callbacks' counters with each epoch's backup and restores them on resume.
+
+    `BackupAndRestore` keeps weights and optimizer state but not, for example, the
+    patience counter of `EarlyStopping` or `ReduceLROnPlateau`: without this a resumed
+    run would wait longer than an uninterrupted one. A callback may define
+    `get_state()` / `set_state(state)` (JSON-able); otherwise the attributes in
+    `ATTRIBUTES` that it has are kept, and `best_weights` goes to an .npz file.
+    States are kept per epoch, so a kill between this file and the weights backup
+    restores the state that matches the weights.
+    """
+
+    ATTRIBUTES = ("wait", "best", "best_epoch", "stopped_epoch", "cooldown_counter")
+    KEEP = 3  # epochs of state kept
+
+    def __init__(self, callbacks: list, directory: Path) -> None:
+        super().__init__()
+        self.callbacks = callbacks
+        self.directory = directory
+        self.path = directory / "callback_state.json"
+        self.restored = False
+
+    def _saved(self) -> dict:
+        return json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.restored:
+            return
+        self.restored = True
+        state = self._saved().get(str(epoch))
+        if epoch == 0 or state is None:
+            return
+        for index, callback in enumerate(self.callbacks):
+            saved = state.get(str(index))
+            if saved is None:
+                continue
+            if hasattr(callback, "set_state"):
+                callback.set_state(saved)
+                continue
+            for name, value in saved.items():
+                if name == "best_weights":
+                    with np.load(self.directory / value) as arrays:
+                        callback.best_weights = [arrays[f"w{i}"] for i in range(len(arrays.files))]
+                else:
+                    setattr(callback, name, value)
+
+    def on_epoch_end(self, epoch, logs=None):
+        state: dict[str, dict] = {}
+        for index, callback in enumerate(self.callbacks):
+            if hasattr(callback, "get_state"):
+                state[str(index)] = callback.get_state()
+                continue
+            saved = {name: getattr(callback, name) for name in self.ATTRIBUTES if hasattr(callback, name)}
+            if getattr(callback, "best_weights", None) is not None:
+                name = f"best_weights_{index}_{callback.best_epoch}.npz"
+                if not (self.directory / name).exists():
+                    with atomic_path(self.directory / name) as temporary:
+                        np.savez(temporary, **{f"w{i}": w for i, w in enumerate(callback.best_weights)})
+                saved["best_weights"] = name
+            if saved:
+                state[str(index)] = saved
+        if not state:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        history = self._saved()
+        history[str(epoch + 1)] = state  # the state a run resuming at epoch + 1 starts from
+        kept = dict(sorted(history.items(), key=lambda item: int(item[0]))[-self.KEEP:])
+        write_json(self.path, kept)
+        in_use = {s.get("best_weights") for epoch_state in kept.values() for s in epoch_state.values()}
+        for stale in self.directory.glob("best_weights_*.npz"):
+            if stale.name not in in_use:
+                stale.unlink()
+
+
 def _callbacks(spec: Spec, run_dir: Path, epochs: int, quiet: bool, data: Data) -> list:
     user = [resolve(c, "callback", spec, ("train", "callbacks", i)) for i, c in enumerate(spec.get("train", "callbacks", default=[]))]
     _check_monitors(spec, user, data)
     history = _HistoryFile(run_dir / "history.csv")
-    extra: list = [keras.callbacks.TerminateOnNaN(), history,
+    extra: list = [keras.callbacks.TerminateOnNaN(), history, _CallbackState(user, run_dir / "backup"),
                    # Two checkpoints: a kill in the middle of writing one leaves the other loadable.
                    keras.callbacks.BackupAndRestore(str(run_dir / "backup"), double_checkpoint=True)]
     if spec.get("output", "tensorboard", default=True):
         extra.append(keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False, profile_batch=0))
     if quiet:
         extra.append(_EpochLine(epochs))
-    # History is written before the backup, so no finished epoch is ever missing from it.
+    # History and callback state are written before the backup, so no finished epoch is missing from them.
     return user + extra
 
 
@@ -202,9 +277,18 @@ def resume(run_dir: str | Path, quiet: bool = False, verbose: int | str = "auto"
 
 
 def _run(spec: Spec, run_dir: Path, quiet: bool, verbose: int | str) -> RunResult:
+    policy = keras.mixed_precision.dtype_policy()
+    try:
+        return _fit(spec, run_dir, quiet, verbose)
+    finally:
+        keras.mixed_precision.set_dtype_policy(policy)  # a mixed-precision run leaves the caller's policy alone
+
+
+def _fit(spec: Spec, run_dir: Path, quiet: bool, verbose: int | str) -> RunResult:
     apply_runtime(spec)
     data = load_data(spec)
     model = build_model(spec, data.info)
+    data = _fit_data(spec, model, data)
     epochs = spec.get("train", "epochs", default=10)
     callbacks = _callbacks(spec, run_dir, epochs, quiet, data)
     class_weight = _class_weight(spec, data)
@@ -233,6 +317,18 @@ def _run(spec: Spec, run_dir: Path, quiet: bool, verbose: int | str) -> RunResul
         plot_curves(history, run_dir / "curves.png", metrics.get("best_epoch"))
     write_json(run_dir / COMPLETE_MARKER, metrics)  # last: marks the run complete
     return RunResult(run_dir, history, metrics, model, len(rows), wall_time)
+
+
+def _fit_data(spec: Spec, model: keras.Model, data: Data) -> Data:
+    """The pipelines as the model trains on them: inputs as targets for an
+    autoencoder, each batch twice in a row for the Backstitch optimizer."""
+    from zoo.optimizers import Backstitch, backstitch_batches
+
+    if reconstructs(spec):
+        data = data.inputs_as_targets()
+    if isinstance(model.optimizer, Backstitch):
+        data = data.map_train(backstitch_batches)
+    return data
 
 
 def _class_weight(spec: Spec, data: Data) -> dict | None:
@@ -316,6 +412,8 @@ def evaluate(run_dir: str | Path, data_source: dict | None = None) -> dict:
         dataset, split = (data.test, "test") if data.test is not None else (data.validation, "validation")
         if dataset is None:
             raise SpecError("the run's spec has no test or validation split; pass a data source to evaluate on.")
+    if reconstructs(spec):
+        dataset = dataset.map(lambda x, y: (x, x))
     results = model.evaluate(dataset, verbose=0, return_dict=True)
     return {"split": split, **{k: float(v) for k, v in results.items()}}
 

@@ -108,6 +108,60 @@ def test_killed_run_resumes_from_its_last_finished_epoch(tmp_path):
     assert json.loads((run_dir / "metrics.json").read_text())["epochs_run"] == epochs
 
 
+# Counters that do not depend on the loss values: min_delta 10 means no epoch after the
+# first ever improves, so the rate halves every 3rd epoch and training stops after 7 epochs.
+STATEFUL_CALLBACKS = """\
+  callbacks:
+    - ReduceLROnPlateau: {monitor: loss, min_delta: 10, patience: 2, factor: 0.5}
+    - EarlyStopping: {monitor: loss, min_delta: 10, patience: 6, restore_best_weights: true}
+"""
+
+
+def test_ctrl_c_leaves_a_run_that_resumes_with_its_callback_counters(tmp_path):
+    text = DIGITS_SPEC.replace("epochs: 2", "epochs: 12").replace("batch_size: 64", "batch_size: 4") + STATEFUL_CALLBACKS
+    uninterrupted = train(load_spec(text), run_dir=tmp_path / "whole", quiet=True)
+    assert uninterrupted.epochs_run == 7
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(text)
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-m", "builders.cli", "train", str(spec_file), "--run-dir", str(run_dir), "--quiet"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=tmp_path, text=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and len(read_history(run_dir / "history.csv")) < 2:
+        assert process.poll() is None, process.stdout.read()[-2000:]
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, output[-2000:]
+    assert f"resume with  zoo train --resume {run_dir}" in output
+    done_before = len(read_history(run_dir / "history.csv"))
+    assert 2 <= done_before < 7 and not (run_dir / "metrics.json").exists()
+    assert (run_dir / "backup" / "callback_state.json").exists()
+
+    resumed = run_zoo("train", "--resume", str(run_dir), "--quiet", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    history = read_history(run_dir / "history.csv")
+    # Counters restored: the same epochs run and the rate halved at the same epochs.
+    assert [row["epoch"] for row in history] == list(range(7))
+    assert [row["learning_rate"] for row in history] == uninterrupted.history["learning_rate"]
+
+
+def test_precision_and_jit_compile_pass_through_to_keras(tmp_path):
+    import keras
+
+    spec = load_spec(DIGITS_SPEC, ["runtime.precision=mixed_bfloat16", "runtime.jit_compile=false", "train.epochs=1"])
+    result = train(spec, run_dir=tmp_path / "run", quiet=True)
+    hidden, output = result.model.layers[1], result.model.layers[-1]
+    assert hidden.dtype_policy.name == "mixed_bfloat16" and hidden.compute_dtype == "bfloat16"
+    assert output.compute_dtype == "float32"  # the loss is computed in float32
+    assert result.model.jit_compile is False
+    assert np.isfinite(result.history["loss"]).all()
+    assert keras.mixed_precision.dtype_policy().name == "float32"  # the caller's policy is left as it was
+    reloaded = keras.saving.load_model(tmp_path / "run" / "model.keras")
+    assert reloaded.layers[1].dtype_policy.name == "mixed_bfloat16"
+
+
 def test_quickstart_spec_reaches_95_percent(tmp_path):
     result = train(ROOT / "specs" / "digits_mlp.yaml", run_dir=tmp_path / "run", quiet=True)
     assert result.metrics["best_val_accuracy"] >= 0.95, result.metrics
