@@ -171,7 +171,7 @@ class DropConnectDense(_DenseLike):
         self.bias = self._bias((self.units,))
 
     def call(self, inputs, training=False):
-        kernel = self.kernel
+        kernel = ops.convert_to_tensor(self.kernel)
         if training and self.rate > 0:
             keep = keras.random.uniform(ops.shape(kernel), seed=self.seed_generator, dtype=kernel.dtype) >= self.rate
             kernel = ops.where(keep, kernel / (1.0 - self.rate), ops.zeros_like(kernel))

@@ -43,6 +43,12 @@ def _layer_of(variable) -> str:
     return path.rsplit("/", 1)[0] if "/" in path else path
 
 
+def _matches(layer: str, pattern: str) -> bool:
+    """Whether `pattern` matches the layer path or a tail of it ("head" matches "sequential/head")."""
+    parts = layer.split("/")
+    return any(fnmatch.fnmatchcase("/".join(parts[i:]), pattern) for i in range(len(parts)))
+
+
 def clip_by_layer(grads, variables, clipnorms: dict[str, float], scale=None):
     """Rescale each layer's gradients so their joint norm is at most that layer's clip norm.
 
@@ -50,8 +56,9 @@ def clip_by_layer(grads, variables, clipnorms: dict[str, float], scale=None):
         grads: gradients, aligned with `variables` (None entries are kept).
         variables: the variables they belong to.
         clipnorms: `{pattern: norm}`; a layer takes the norm of the first
-            `fnmatch` pattern that matches its path (e.g. "head", "dense_*",
-            "*"); a layer that matches none is not clipped.
+            `fnmatch` pattern that matches its path or a tail of it (e.g. "head"
+            matches "sequential/head"; "dense_*", "*"); a layer that matches
+            none is not clipped.
         scale: a loss-scale factor the gradients still carry (the norms are scaled by it).
     """
     groups: dict[str, list[int]] = {}
@@ -60,7 +67,7 @@ def clip_by_layer(grads, variables, clipnorms: dict[str, float], scale=None):
             groups.setdefault(_layer_of(variable), []).append(index)
     grads = list(grads)
     for layer, indices in groups.items():
-        limit = next((norm for pattern, norm in clipnorms.items() if fnmatch.fnmatchcase(layer, pattern)), None)
+        limit = next((norm for pattern, norm in clipnorms.items() if _matches(layer, pattern)), None)
         if limit is None:
             continue
         if scale is not None:
@@ -79,7 +86,8 @@ class LayerwiseClipping:
     named "head" (all its variables together) to norm 5 and every other layer
     to norm 1: a wider range for the output layer than the hidden ones.
     Patterns are `fnmatch` patterns over the layer part of `variable.path`
-    ("dense_1", or "block/dense" inside a nested layer); the first match wins.
+    or a tail of it ("head" matches "sequential/head", "block/dense_*" a
+    layer inside a nested block); the first matching pattern wins.
     It runs inside the compiled train step on every backend, before Keras's
     own `clipnorm` / `global_clipnorm`.
     """
@@ -274,7 +282,11 @@ def backstitch_batches(dataset):
     """A batched tf.data dataset with every batch repeated twice in a row, for `Backstitch`."""
     import tensorflow as tf
 
-    return dataset.flat_map(lambda *batch: tf.data.Dataset.from_tensors(batch if len(batch) > 1 else batch[0]).repeat(2))
+    doubled = dataset.flat_map(lambda *batch: tf.data.Dataset.from_tensors(batch if len(batch) > 1 else batch[0]).repeat(2))
+    batches = int(dataset.cardinality())
+    if batches >= 0:  # known: keep it known, so Keras counts the epoch's steps right
+        doubled = doubled.apply(tf.data.experimental.assert_cardinality(2 * batches))
+    return doubled
 
 
 @register

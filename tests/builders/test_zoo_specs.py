@@ -1,0 +1,112 @@
+"""The zoo from specs: named architectures, zoo activations/optimizers/schedules by name, the CLI catalogue,
+and the zoo's own tests under the JAX backend."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from builders.data import load_data
+from builders.errors import SpecError
+from builders.model import build_model
+from builders.spec import load_spec
+from builders.train import evaluate, train
+from tests.conftest import DIGITS_SPEC, ROOT, run_zoo
+from zoo.layers import Maxout, NoisyReLU
+from zoo.optimizers import Backstitch, Yogi
+from zoo.schedules import OneCycle
+
+MNIST1D = """\
+version: 1
+name: zoo_spec
+seed: 3
+data: {source: {mnist1d: {num_samples: 600}}, validation_split: 0.2, batch_size: 50}
+train: {epochs: 2}
+"""
+
+
+@pytest.mark.parametrize("model", ["{zoo: cnn, filters: [8], dense_units: 16}", "{zoo: gmlp, width: 8, ffn_units: 16, depth: 1}"])
+def test_a_zoo_architecture_trains_from_a_spec(model, tmp_path):
+    result = train(load_spec(MNIST1D + f"model: {model}\n"), run_dir=tmp_path / "run", quiet=True)
+    assert result.model.output_shape == (None, 10)  # from the data: 10 classes, softmax
+    assert result.model.layers[-1].activation.__name__ == "softmax"
+    assert len(result.history["val_accuracy"]) == 2
+    scores = evaluate(tmp_path / "run")  # reloads with safe_mode; MNIST-1D brings its own test split
+    assert scores["split"] == "test" and scores["accuracy"] == pytest.approx(result.metrics["test_accuracy"], abs=1e-6)
+
+
+def test_an_autoencoder_spec_trains_on_its_inputs(tmp_path):
+    text = MNIST1D.replace("train: {epochs: 2}", "train: {epochs: 3}") + "model: {zoo: autoencoder, latent_dim: 4, hidden: [32]}\n"
+    result = train(load_spec(text), run_dir=tmp_path / "run", quiet=True)
+    assert result.model.output_shape == result.model.input_shape
+    losses = result.history["val_loss"]
+    assert losses[-1] < losses[0] and "val_accuracy" not in result.history
+    assert evaluate(tmp_path / "run")["loss"] == pytest.approx(result.metrics["test_loss"], rel=1e-4)
+
+
+def test_zoo_model_errors_point_at_the_spec_line():
+    with pytest.raises(SpecError, match="unknown architecture 'resnt'") as error:
+        build_model(load_spec(MNIST1D + "model: {zoo: resnt}\n"))
+    assert "resnet" in error.value.suggestions and error.value.line == 6
+    with pytest.raises(SpecError, match="takes no parameter 'dept'") as error:
+        build_model(load_spec(MNIST1D + "model:\n  zoo: mlp\n  dept: 3\n"))
+    assert error.value.line == 8 and "depth" in error.value.suggestions
+    with pytest.raises(SpecError, match="argument `dropout` got 2") as error:
+        build_model(load_spec(MNIST1D + "model:\n  zoo: mlp\n  dropout: 2\n"))
+    assert error.value.line == 8
+
+
+def test_zoo_layers_activations_optimizers_and_schedules_by_name():
+    text = DIGITS_SPEC.replace(
+        "    - Dense: {units: 32}\n",
+        "    - Maxout: {units: 16, pieces: 3}\n    - Dense: {units: 32, activation: noisy_relu}\n"
+        "    - Dense: {units: 16, activation: lecun_tanh}\n    - Dense: {units: 16, activation: {LeakyReLU: {negative_slope: 0.2}}}\n",
+    ).replace(
+        "  optimizer: {Adam: {learning_rate: 1.0e-3}}",
+        "  optimizer: {Yogi: {learning_rate: {OneCycle: {max_learning_rate: 0.01, total_steps: 100}}, layer_clipnorm: {'*': 1.0}}}",
+    )
+    model = build_model(load_spec(text))
+    kinds = [type(layer) for layer in model.layers]
+    assert Maxout in kinds and NoisyReLU in kinds and keras.layers.LeakyReLU in kinds
+    noisy = kinds.index(NoisyReLU)
+    assert model.layers[noisy - 1].activation.__name__ == "linear"  # the Dense before it has no activation of its own
+    assert any(getattr(layer, "activation", None) is not None and layer.activation.__name__ == "lecun_tanh" for layer in model.layers)
+    assert isinstance(model.optimizer, Yogi) and isinstance(model.optimizer._learning_rate, OneCycle)
+    assert model.optimizer.layer_clipnorm == {"*": 1.0}
+
+
+def test_backstitch_from_a_spec_sees_every_batch_twice(tmp_path):
+    text = DIGITS_SPEC.replace("  optimizer: {Adam: {learning_rate: 1.0e-3}}", "  optimizer: {Backstitch: {learning_rate: 0.05, alpha: 0.3}}")
+    spec = load_spec(text, ["train.epochs=2"])
+    batches = sum(1 for _ in load_data(spec).train)
+    result = train(spec, run_dir=tmp_path / "run", quiet=True)
+    assert isinstance(result.model.optimizer, Backstitch)
+    assert int(np.asarray(result.model.optimizer.iterations)) == 2 * 2 * batches  # two epochs, each batch twice
+    assert result.metrics["final_val_accuracy"] > 0.6
+
+
+def test_zoo_list_and_show():
+    listing = run_zoo("list")
+    assert listing.returncode == 0, listing.stderr[-2000:]
+    for name in ("mlp", "gmlp", "vae", "Maxout", "Yogi", "OneCycle", "lecun_tanh"):
+        assert name in listing.stdout
+    shown = run_zoo("show", "resnet")
+    assert shown.returncode == 0 and "blocks_per_stage = 2" in shown.stdout
+    layer = run_zoo("show", "DropConnectDense")
+    assert "rate" in layer.stdout and "Example" in layer.stdout
+    missing = run_zoo("show", "Maxot")
+    assert missing.returncode == 2 and "Did you mean 'Maxout'" in missing.stderr
+
+
+def test_the_zoo_tests_pass_under_the_jax_backend():
+    """The zoo is backend-independent: its whole test directory runs again with KERAS_BACKEND=jax."""
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/zoo"],
+                            capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert " passed" in result.stdout.splitlines()[-1] and "failed" not in result.stdout.splitlines()[-1]
