@@ -82,6 +82,12 @@ class _DenseLike(keras.layers.Layer):
             constraint=self.bias_constraint,
         )
 
+    def _finish(self, z):
+        """Bias and activation, after the layer's own product."""
+        if self.bias is not None:
+            z = z + ops.cast(self.bias, z.dtype)
+        return self.activation(z)
+
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
@@ -176,9 +182,7 @@ class DropConnectDense(_DenseLike):
             keep = keras.random.uniform(ops.shape(kernel), seed=self.seed_generator, dtype=kernel.dtype) >= self.rate
             kernel = ops.where(keep, kernel / (1.0 - self.rate), ops.zeros_like(kernel))
         z = ops.matmul(inputs, ops.cast(kernel, inputs.dtype))
-        if self.bias is not None:
-            z = z + ops.cast(self.bias, z.dtype)
-        return self.activation(z)
+        return self._finish(z)
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
@@ -214,9 +218,7 @@ class WeightNormDense(_DenseLike):
     def call(self, inputs):
         norm = ops.sqrt(ops.sum(ops.square(self.kernel), axis=0)) + self.epsilon
         z = ops.matmul(inputs, self.kernel * (self.g / norm))
-        if self.bias is not None:
-            z = z + self.bias
-        return self.activation(z)
+        return self._finish(z)
 
     def get_config(self):
         return {**super().get_config(), "epsilon": self.epsilon}
@@ -251,9 +253,7 @@ class CosineNormDense(_DenseLike):
         x_norm = ops.sqrt(ops.sum(ops.square(inputs), axis=-1, keepdims=True)) + self.epsilon
         w_norm = ops.sqrt(ops.sum(ops.square(self.kernel), axis=0)) + self.epsilon
         z = ops.matmul(inputs, self.kernel) / (x_norm * w_norm)
-        if self.bias is not None:
-            z = z + self.bias
-        return self.activation(z)
+        return self._finish(z)
 
     def get_config(self):
         return {**super().get_config(), "epsilon": self.epsilon}
