@@ -213,9 +213,10 @@ class _CallbackState(keras.callbacks.Callback):
                 stale.unlink()
 
 
-def _callbacks(spec: Spec, run_dir: Path, epochs: int, quiet: bool, data: Data) -> list:
+def _callbacks(spec: Spec, run_dir: Path, epochs: int, quiet: bool, data: Data, model: keras.Model) -> list:
     user = [resolve(c, "callback", spec, ("train", "callbacks", i)) for i, c in enumerate(spec.get("train", "callbacks", default=[]))]
     _check_monitors(spec, user, data)
+    _check_learning_rate_control(spec, user, model)
     history = _HistoryFile(run_dir / "history.csv")
     extra: list = [keras.callbacks.TerminateOnNaN(), history, _CallbackState(user, run_dir / "backup"),
                    # Two checkpoints: a kill in the middle of writing one leaves the other loadable.
@@ -226,6 +227,21 @@ def _callbacks(spec: Spec, run_dir: Path, epochs: int, quiet: bool, data: Data) 
         extra.append(_EpochLine(epochs))
     # History and callback state are written before the backup, so no finished epoch is missing from them.
     return user + extra
+
+
+def _check_learning_rate_control(spec: Spec, callbacks: list, model: keras.Model) -> None:
+    """Callbacks that set the learning rate cannot drive an optimizer whose rate is a schedule:
+    Keras finds out only at the first change, mid-training; here it is an error before it starts."""
+    schedule = getattr(model.optimizer, "_learning_rate", None)
+    if not isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+        return
+    for index, callback in enumerate(callbacks):
+        if isinstance(callback, (keras.callbacks.ReduceLROnPlateau, keras.callbacks.LearningRateScheduler)):
+            raise spec.error(
+                ("train", "callbacks", index),
+                f"{type(callback).__name__} sets the learning rate, but train.optimizer's learning_rate is a schedule "
+                f"({type(schedule).__name__}); use one or the other.",
+            )
 
 
 def _check_monitors(spec: Spec, callbacks: list, data: Data) -> None:
@@ -290,7 +306,7 @@ def _fit(spec: Spec, run_dir: Path, quiet: bool, verbose: int | str) -> RunResul
     model = build_model(spec, data.info)
     data = _fit_data(spec, model, data)
     epochs = spec.get("train", "epochs", default=10)
-    callbacks = _callbacks(spec, run_dir, epochs, quiet, data)
+    callbacks = _callbacks(spec, run_dir, epochs, quiet, data, model)
     class_weight = _class_weight(spec, data)
     started = time.perf_counter()
     try:

@@ -79,6 +79,14 @@ def test_monitor_without_validation_data_is_an_error_before_training(tmp_path):
         train(load_spec(text), run_dir=tmp_path / "run", quiet=True)
 
 
+def test_learning_rate_callback_with_a_schedule_is_an_error_before_training(tmp_path):
+    text = DIGITS_SPEC.replace("{Adam: {learning_rate: 1.0e-3}}", "{Adam: {learning_rate: {ExponentialDecay: {initial_learning_rate: 0.01, decay_steps: 10, decay_rate: 0.9}}}}")
+    text += "  callbacks: [ReduceLROnPlateau: {monitor: val_loss}]\n"
+    with pytest.raises(SpecError, match="ReduceLROnPlateau sets the learning rate, but .* is a schedule") as error:
+        train(load_spec(text), run_dir=tmp_path / "run", quiet=True)
+    assert error.value.line == 22 and not (tmp_path / "run" / "history.csv").exists()
+
+
 def test_killed_run_resumes_from_its_last_finished_epoch(tmp_path):
     epochs = 12
     spec_file = tmp_path / "spec.yaml"
