@@ -39,6 +39,23 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("schema", help="print the spec language as JSON Schema (for editors)")
 
+    doctor = commands.add_parser("doctor", help="the babysitting checks on a spec's model: initial loss, overfit a batch, "
+                                 "gradients, activations, bias/variance")
+    doctor.add_argument("spec")
+    doctor.add_argument("overrides", nargs="*")
+    doctor.add_argument("--epochs", type=int, default=3, help="epochs of training before the 'after' checks (default 3)")
+    doctor.add_argument("--baseline-error", type=float, default=0.0, help="the error a good model reaches (default 0)")
+    doctor.add_argument("--tolerance", type=float, default=0.02, help="how far above baseline counts as high (default 0.02)")
+    doctor.add_argument("--run-dir", metavar="DIR", help="write here instead of runs/<name>/doctor-<timestamp>/")
+
+    finder = commands.add_parser("lr-find", help="learning-rate range test: loss against an exponentially growing rate")
+    finder.add_argument("spec")
+    finder.add_argument("overrides", nargs="*")
+    finder.add_argument("--min-lr", type=float, default=1e-6)
+    finder.add_argument("--max-lr", type=float, default=1.0)
+    finder.add_argument("--steps", type=int, default=100, help="batches in the sweep (default 100)")
+    finder.add_argument("--run-dir", metavar="DIR", help="write here instead of runs/<name>/lr-find-<timestamp>/")
+
     evaluate = commands.add_parser("evaluate", help="metrics of a finished run on its test split")
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--data", metavar="YAML", help="another data source, e.g. '{csv: new.csv, label: y}'")
@@ -62,6 +79,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_SPEC_ERROR
     except KeyboardInterrupt:
         return 130
+
+
+def _doctor(arguments) -> int:
+    from builders.doctor import doctor, format_report
+
+    report = doctor(arguments.spec, arguments.overrides, run_dir=arguments.run_dir, epochs=arguments.epochs,
+                    baseline_error=arguments.baseline_error, tolerance=arguments.tolerance)
+    print(format_report(report))
+    return 0
+
+
+def _lr_find(arguments) -> int:
+    from builders.doctor import lr_find
+
+    try:
+        result = lr_find(arguments.spec, arguments.overrides, run_dir=arguments.run_dir, min_lr=arguments.min_lr,
+                         max_lr=arguments.max_lr, steps=arguments.steps)
+    except ValueError as error:  # the finder's own argument checks
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_SPEC_ERROR
+    rates = result["rates"]
+    print(f"swept {rates[0]:.3g} to {rates[-1]:.3g} in {result['steps_run']} steps")
+    if result["suggestion"] is None:
+        print("no suggestion: the loss did not fall over the sweep; widen --min-lr/--max-lr or add --steps")
+    else:
+        print(f"suggested learning rate: {result['suggestion']:.3g}")
+    print(f"written: {result['run_dir']}/lr_find.png, lr_find.json")
+    return 0
 
 
 def _train(arguments) -> int:
@@ -232,6 +277,8 @@ _COMMANDS = {
     "schema": _schema,
     "evaluate": _evaluate,
     "predict": _predict,
+    "doctor": _doctor,
+    "lr-find": _lr_find,
 }
 
 if __name__ == "__main__":

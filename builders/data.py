@@ -101,7 +101,7 @@ def _sklearn(spec: Spec, path: tuple, source: dict) -> tuple[np.ndarray, np.ndar
 def _table(spec: Spec, path: tuple, source: dict, kind: str) -> tuple[np.ndarray, np.ndarray, list | None]:
     import pandas as pd
 
-    file = _existing_file(spec, path + (kind,), source[kind])
+    file = find_file(spec, path + (kind,), source[kind])
     try:
         frame = pd.read_csv(file) if kind == "csv" else pd.read_parquet(file)
     except Exception as error:  # pandas raises many types for unreadable files
@@ -134,7 +134,7 @@ def _table(spec: Spec, path: tuple, source: dict, kind: str) -> tuple[np.ndarray
 
 
 def _npz(spec: Spec, path: tuple, source: dict) -> tuple[np.ndarray, np.ndarray, None]:
-    file = _existing_file(spec, path + ("npz",), source["npz"])
+    file = find_file(spec, path + ("npz",), source["npz"])
     try:
         arrays = np.load(file, allow_pickle=False)
     except Exception as error:
@@ -171,7 +171,7 @@ def _mnist1d(spec: Spec, path: tuple, source: dict) -> tuple:
     )
 
 
-def _existing_file(spec: Spec, path: tuple, name: str) -> Path:
+def find_file(spec: Spec, path: tuple, name: str) -> Path:
     file = Path(name)
     if not file.is_absolute() and spec.source not in ("<string>", "<dict>") and not file.exists():
         beside = Path(spec.source).parent / file
@@ -200,6 +200,17 @@ def _arrays(spec: Spec, path: tuple, source: dict) -> tuple:
 # -- splits and pipelines ---------------------------------------------------------------
 
 
+def _keep_classes(spec: Spec, x: np.ndarray, y: np.ndarray, classes: list) -> tuple[np.ndarray, np.ndarray]:
+    """The rows whose label is in `classes`, relabelled by position in it (classes [5, 7] -> labels 0, 1)."""
+    present = set(np.unique(y).tolist())
+    missing = [c for c in classes if c not in present]
+    if missing:
+        raise spec.error(("data", "classes"), f"no rows have the label(s) {missing}; the labels are {sorted(present)}.")
+    keep = np.isin(y, classes)
+    relabel = {c: i for i, c in enumerate(classes)}
+    return x[keep], np.array([relabel[v] for v in y[keep].tolist()], dtype=y.dtype)
+
+
 def _split(x, y, fraction: float, rng: np.random.Generator):
     order = rng.permutation(len(x))
     held = int(round(len(x) * fraction))
@@ -215,8 +226,15 @@ def load_data(spec: Spec, batch_size: int | None = None) -> Data:
     path = ("data", "source")
     kind = _source_kind(spec, path, source)
     if kind == "tfds":
+        if section.get("classes") is not None:
+            raise spec.error(("data", "classes"), "data.classes filters in-memory sources; for TFDS, choose the classes when preparing the dataset.")
         return _load_tfds(spec, section, batch_size)
     x, y, class_names, given_test = _arrays(spec, path, source)
+    classes = section.get("classes")
+    if classes is not None:
+        x, y = _keep_classes(spec, x, y, classes)
+        given_test = _keep_classes(spec, *given_test, classes) if given_test is not None else None
+        class_names = [class_names[c] for c in classes] if class_names is not None else None
     if len(x) == 0:
         raise spec.error(path, "the data source holds no rows.")
     rng = np.random.default_rng(spec.seed if spec.seed is not None else 0)
@@ -230,6 +248,8 @@ def load_data(spec: Spec, batch_size: int | None = None) -> Data:
             if isinstance(explicit, str):
                 raise spec.error(("data", name), f"a split name such as {explicit!r} needs a TFDS source; for a {kind} source give a source mapping or use {name}_split.")
             ex, ey, _, _ = _arrays(spec, ("data", name), explicit)
+            if classes is not None:
+                ex, ey = _keep_classes(spec, ex, ey, classes)
             splits[name] = (ex, ey)
         elif section.get(f"{name}_split"):
             train, splits[name] = _split(*train, section[f"{name}_split"], rng)

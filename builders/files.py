@@ -17,7 +17,8 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it onto `target` only on success."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent)
+    suffix = "".join(target.suffixes[-2:])  # "x.weights.h5": Keras reads the whole suffix
+    handle, name = tempfile.mkstemp(prefix=f".{target.name[: len(target.name) - len(suffix)]}.", suffix=suffix, dir=target.parent)
     os.close(handle)
     temporary = Path(name)
     try:

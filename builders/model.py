@@ -230,7 +230,9 @@ def build_model(spec: Spec, info: DataInfo | None = None, compile: bool = True) 
 
         info = load_data(spec).info
     builder = _Builder(spec)
-    if "zoo" in section:
+    if spec.section("transfer"):
+        model = _build_transfer(spec, builder, info)
+    elif "zoo" in section:
         model = _build_zoo(spec, info)
     elif "graph" in section:
         model = _build_graph(spec, builder, info)
@@ -254,6 +256,55 @@ def build_model(spec: Spec, info: DataInfo | None = None, compile: bool = True) 
     if compile:
         compile_model(model, spec, info)
     return model
+
+
+def load_transfer_source(spec: Spec) -> keras.Model:
+    """The saved model a spec's `transfer.from` names: a .keras file or a finished run directory."""
+    from builders.data import find_file
+    from builders.resolve import load_project_classes
+
+    path = find_file(spec, ("transfer", "from"), spec.get("transfer", "from"))
+    if path.is_dir():
+        path = path / "model.keras"
+        if not path.exists():
+            raise spec.error(("transfer", "from"), f"{path.parent} holds no model.keras: is it a finished run directory?")
+    load_project_classes()
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except (ValueError, OSError) as error:
+        raise spec.error(("transfer", "from"), f"cannot load {path}: {_first_line(error)}") from None
+
+
+def _build_transfer(spec: Spec, builder: _Builder, info: DataInfo | None) -> keras.Model:
+    """The source's first layers (its input preprocessing included), then `model.layers` and the head."""
+    from callbacks.transfer import reused_blocks
+
+    section, transfer = spec.section("model"), spec.section("transfer")
+    if "layers" not in section:
+        raise spec.error(("model",), "with `transfer`, model.layers are the new layers on top of the reused ones.")
+    if "layers" in transfer and "until" in transfer:
+        raise spec.error(("transfer", "until"), "give transfer.layers (a count) or transfer.until (a layer name), not both.")
+    source = load_transfer_source(spec)
+    key = "until" if "until" in transfer else "layers"
+    try:
+        blocks = reused_blocks(source, transfer.get(key, 1))
+    except ValueError as error:
+        raise spec.error(("transfer", key), str(error)) from None
+    if info is not None and tuple(source.input_shape[1:]) != tuple(info.input_shape):
+        raise spec.error(("transfer", "from"), f"the saved model takes rows of shape {list(source.input_shape[1:])}, "
+                         f"the data's rows have shape {list(info.input_shape)}.")
+    frozen = transfer.get("mode", "feature_extraction") == "feature_extraction"
+    inputs = keras.Input(shape=source.input_shape[1:], name="inputs")
+    x = inputs
+    for layer in [layer for block in blocks for layer in block]:
+        if layer.weights:
+            layer.trainable = not frozen
+        x = layer(x)
+    auto_head = section.get("head") == "auto"
+    x = builder.chain(x, section["layers"], ("model", "layers"), top=not auto_head)
+    if auto_head:
+        x = _head(spec, info)(x)
+    return keras.Model(inputs, x, name=spec.name)
 
 
 def reconstructs(spec: Spec) -> bool:

@@ -180,6 +180,8 @@ SCHEMA: dict[str, Any] = {
                 "shuffle": {"type": ["boolean", "integer"], "minimum": 1},
                 "cache": {"type": "boolean"},
                 "limit": {"type": "integer", "minimum": 1, "description": "use only the first N training rows"},
+                "classes": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "uniqueItems": True,
+                            "description": "keep only rows with these labels, relabelled 0, 1, ... in this order"},
             },
         },
         "model": {
@@ -205,6 +207,48 @@ SCHEMA: dict[str, Any] = {
                 "epochs": {"type": "integer", "minimum": 1},
                 "callbacks": {"type": "array", "items": {"$ref": "#/$defs/component"}},
                 "class_weight": {"enum": ["balanced"]},
+            },
+        },
+        "pretrain": {
+            "type": "object",
+            "description": "greedy layer-wise pretraining before `train`: {mode, epochs_per_layer, head_epochs, optimizer, freeze}",
+            "additionalProperties": False,
+            "properties": {
+                "mode": {"enum": ["supervised", "unsupervised"]},
+                "epochs_per_layer": {
+                    "description": "a positive integer, or a list of them (one per hidden layer)",
+                    "anyOf": [
+                        {"type": "integer", "minimum": 1},
+                        {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1},
+                    ],
+                },
+                "head_epochs": {"type": "integer", "minimum": 1},
+                "optimizer": {"$ref": "#/$defs/component"},
+                "freeze": {"type": "boolean"},
+            },
+        },
+        "transfer": {
+            "type": "object",
+            "description": "reuse the first layers of a saved model: {from, layers | until, mode, unfreeze}",
+            "required": ["from"],
+            "additionalProperties": False,
+            "properties": {
+                "from": {"type": "string", "minLength": 1, "description": "a .keras file or a finished run directory"},
+                "layers": {"type": "integer", "minimum": 1, "description": "how many layers with weights to reuse"},
+                "until": {"type": "string", "minLength": 1, "description": "the name of the last layer to reuse"},
+                "mode": {"enum": ["feature_extraction", "fine_tune"]},
+                "unfreeze": {
+                    "type": "object",
+                    "required": ["after_epoch"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "after_epoch": {"type": "integer", "minimum": 0},
+                        "layers": {"anyOf": [{"type": "integer", "minimum": 1}, {"const": "all"}],
+                                   "description": "a positive integer or all"},
+                        "learning_rate": {"type": "number", "exclusiveMinimum": 0},
+                        "batch_norm": {"type": "boolean"},
+                    },
+                },
             },
         },
         "runtime": {

@@ -181,9 +181,12 @@ def apply_override(spec: Spec, text: str) -> None:
             raise SpecError(f"there is no item [{last}] here to override.", location=where, path=path)
     elif not isinstance(node, dict):
         raise SpecError(f"{format_path(path[:-1])} is not a mapping, so it has no key {last!r}.", location=where, path=path)
-    node[last] = value
     for known in [p for p in spec.locations if p[: len(path)] == path]:
         del spec.locations[known]
+    if value is None and isinstance(last, str):
+        node.pop(last, None)  # `pretrain=null` removes the setting: back to the default
+        return
+    node[last] = value
     _mark_locations(spec.locations, path, value, where)
 
 

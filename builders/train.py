@@ -34,6 +34,8 @@ from builders.files import atomic_path, write_json, write_text
 from builders.model import build_model, reconstructs
 from builders.resolve import resolve
 from builders.spec import Spec, load_spec
+from callbacks import ActivationMonitor, GradientMonitor, UnfreezeSchedule, greedy_layerwise_pretrain, probe_batch
+from callbacks.chain import chain_of
 
 __all__ = ["RunResult", "train", "resume", "evaluate", "predict", "apply_runtime"]
 
@@ -135,7 +137,7 @@ class _EpochLine(keras.callbacks.Callback):
         self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        shown = "  ".join(f"{k} {v:.4g}" for k, v in (logs or {}).items() if k != "learning_rate")
+        shown = "  ".join(f"{k} {v:.4g}" for k, v in (logs or {}).items() if k != "learning_rate" and "/" not in k)
         print(f"epoch {epoch + 1}/{self.epochs}  {shown}  ({time.perf_counter() - self.started:.1f}s)", flush=True)
 
 
@@ -215,8 +217,13 @@ class _CallbackState(keras.callbacks.Callback):
 
 def _callbacks(spec: Spec, run_dir: Path, epochs: int, quiet: bool, data: Data, model: keras.Model) -> list:
     user = [resolve(c, "callback", spec, ("train", "callbacks", i)) for i, c in enumerate(spec.get("train", "callbacks", default=[]))]
+    unfreeze = spec.get("transfer", "unfreeze")
+    if unfreeze:
+        user.append(UnfreezeSchedule(**unfreeze))
     _check_monitors(spec, user, data)
     _check_learning_rate_control(spec, user, model)
+    _check_unfreezing(spec, user, model, epochs)
+    _give_probes(spec, user, data, run_dir)
     history = _HistoryFile(run_dir / "history.csv")
     extra: list = [keras.callbacks.TerminateOnNaN(), history, _CallbackState(user, run_dir / "backup"),
                    # Two checkpoints: a kill in the middle of writing one leaves the other loadable.
@@ -227,6 +234,34 @@ def _callbacks(spec: Spec, run_dir: Path, epochs: int, quiet: bool, data: Data, 
         extra.append(_EpochLine(epochs))
     # History and callback state are written before the backup, so no finished epoch is missing from them.
     return user + extra
+
+
+def _check_unfreezing(spec: Spec, callbacks: list, model: keras.Model, epochs: int) -> None:
+    """An unfreeze schedule that cannot do what it says is an error before training starts."""
+    for index, callback in enumerate(callbacks):
+        if not isinstance(callback, UnfreezeSchedule):
+            continue
+        from_transfer = index == len(callbacks) - 1 and spec.get("transfer", "unfreeze") is not None
+        path = ("transfer", "unfreeze") if from_transfer else ("train", "callbacks", index)
+        if not callback.frozen_layers(model):
+            raise spec.error(path, "the schedule would unfreeze layers, but no layer of the model is frozen"
+                             + (" (transfer.mode is fine_tune)" if spec.get("transfer", "mode") == "fine_tune" else "") + ".")
+        try:
+            callback.check(model)
+        except ValueError as error:
+            raise spec.error(path + (("layers",) if from_transfer else ()), str(error)) from None
+        if callback.after_epoch >= epochs:
+            raise spec.error(path + (("after_epoch",) if from_transfer else ()),
+                             f"after_epoch {callback.after_epoch} is never reached: training runs epochs 0 to {epochs - 1}.")
+
+
+def _give_probes(spec: Spec, callbacks: list, data: Data, run_dir: Path) -> None:
+    """Monitors that look at a batch get the first training batch; gradient norms go to TensorBoard too."""
+    for callback in callbacks:
+        if isinstance(callback, (GradientMonitor, ActivationMonitor)) and callback.probe is None:
+            callback.set_probe(*probe_batch(data.train))
+        if isinstance(callback, GradientMonitor) and callback.log_dir is None and spec.get("output", "tensorboard", default=True):
+            callback.log_dir = str(run_dir / "logs" / "gradients")
 
 
 def _check_learning_rate_control(spec: Spec, callbacks: list, model: keras.Model) -> None:
@@ -307,6 +342,8 @@ def _fit(spec: Spec, run_dir: Path, quiet: bool, verbose: int | str) -> RunResul
     data = _fit_data(spec, model, data)
     epochs = spec.get("train", "epochs", default=10)
     callbacks = _callbacks(spec, run_dir, epochs, quiet, data, model)
+    if spec.section("pretrain"):
+        _pretrain(spec, model, data, run_dir, quiet, verbose)
     class_weight = _class_weight(spec, data)
     started = time.perf_counter()
     try:
@@ -333,6 +370,49 @@ def _fit(spec: Spec, run_dir: Path, quiet: bool, verbose: int | str) -> RunResul
         plot_curves(history, run_dir / "curves.png", metrics.get("best_epoch"))
     write_json(run_dir / COMPLETE_MARKER, metrics)  # last: marks the run complete
     return RunResult(run_dir, history, metrics, model, len(rows), wall_time)
+
+
+def _check_pretrain(spec: Spec, model: keras.Model) -> None:
+    """What greedy pretraining needs of the model, checked before anything trains."""
+    if spec.section("transfer"):
+        raise spec.error(("pretrain",), "pretrain and transfer cannot both be given: the reused layers are trained already.")
+    try:
+        chain = chain_of(model)
+    except ValueError as error:
+        raise spec.error(("pretrain",), str(error)) from None
+    epochs = spec.get("pretrain", "epochs_per_layer", default=3)
+    if isinstance(epochs, list) and len(epochs) != len(chain.hidden):
+        raise spec.error(("pretrain", "epochs_per_layer"), f"{len(epochs)} entries for {len(chain.hidden)} hidden layers "
+                         f"({', '.join(block[0].name for block in chain.hidden)}).")
+
+
+def _pretrain(spec: Spec, model: keras.Model, data: Data, run_dir: Path, quiet: bool, verbose: int | str) -> None:
+    """Greedy layer-wise pretraining, once per run: a resumed run reloads the pretrained weights."""
+    _check_pretrain(spec, model)
+    report_path, weights_path = run_dir / "pretrain.json", run_dir / "pretrained.weights.h5"
+    if report_path.exists() and weights_path.exists():
+        model.load_weights(weights_path)
+        return
+    section = spec.section("pretrain")
+    optimizer = section.get("optimizer")
+    phases = greedy_layerwise_pretrain(
+        model,
+        data.train,
+        mode=section.get("mode", "supervised"),
+        epochs_per_layer=section.get("epochs_per_layer", 3),
+        head_epochs=section.get("head_epochs"),
+        optimizer=resolve(optimizer, "optimizer", spec, ("pretrain", "optimizer")) if optimizer is not None else None,
+        freeze=section.get("freeze", True),
+        validation_data=data.validation,
+        verbose=0 if quiet else (2 if verbose == "auto" else verbose),
+    )
+    for phase in phases:
+        shown = "  ".join(f"{k} {v:.4g}" for k, v in phase.items() if isinstance(v, float) and k != "wall_time_s")
+        print(f"pretrain phase {phase['phase']} ({phase['kind']}: {', '.join(phase['trained'])}, "
+              f"{phase['epochs']} epochs)  {shown}  ({phase['wall_time_s']:.1f}s)", flush=True)
+    with atomic_path(weights_path) as temporary:
+        model.save_weights(temporary)
+    write_json(report_path, phases)  # after the weights: its presence means both are there
 
 
 def _fit_data(spec: Spec, model: keras.Model, data: Data) -> Data:
@@ -459,7 +539,8 @@ def predict(run_dir: str | Path, inputs: str | Path) -> np.ndarray:
 
 def format_summary(metrics: dict) -> str:
     """The table `zoo train` prints at the end."""
-    names = sorted({k.split("_", 1)[1] for k in metrics if k.startswith(("final_", "best_")) and not k.startswith(("final_val_", "best_val_"))})
+    names = sorted({k.split("_", 1)[1] for k in metrics if k.startswith(("final_", "best_"))
+                    and not k.startswith(("final_val_", "best_val_")) and "/" not in k})
     lines = [f"{'':22}{'final':>10}{'best':>10}"]
     for name in names:
         for prefix in ("", "val_"):

@@ -1,0 +1,49 @@
+"""Keras callbacks and multi-step training procedures, for specs and for anyone's `model.fit`.
+
+    from callbacks import GradientMonitor, LearningRateFinder, UnfreezeSchedule
+    from callbacks import greedy_layerwise_pretrain, transfer_model
+
+Keras's own callbacks (ReduceLROnPlateau, EarlyStopping, ModelCheckpoint,
+BackupAndRestore, TerminateOnNaN, CSVLogger) are used as they are. The classes
+here are registered with Keras as `zoo>Name`, so a spec names them like
+Keras's. Nothing here imports the spec builders, YAML, KerasTuner or TFDS.
+"""
+
+from callbacks.chain import Chain, chain_of, set_trainable
+from callbacks.diagnostics import (
+    ActivationMonitor,
+    activation_statistics,
+    bias_variance_verdict,
+    has_regularization,
+    initial_loss,
+    overfit_small_batch,
+    weight_statistics,
+    without_regularization,
+)
+from callbacks.gradients import GradientMonitor, layer_gradient_norms, probe_batch
+from callbacks.lr_finder import LearningRateFinder
+from callbacks.pretraining import greedy_layerwise_pretrain
+from callbacks.transfer import UnfreezeSchedule, make_trainable_later, reused_blocks, transfer_model
+
+__all__ = [
+    "ActivationMonitor",
+    "Chain",
+    "GradientMonitor",
+    "LearningRateFinder",
+    "UnfreezeSchedule",
+    "activation_statistics",
+    "bias_variance_verdict",
+    "chain_of",
+    "greedy_layerwise_pretrain",
+    "has_regularization",
+    "initial_loss",
+    "layer_gradient_norms",
+    "make_trainable_later",
+    "overfit_small_batch",
+    "probe_batch",
+    "reused_blocks",
+    "set_trainable",
+    "transfer_model",
+    "weight_statistics",
+    "without_regularization",
+]

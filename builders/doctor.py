@@ -1,0 +1,279 @@
+"""`zoo doctor SPEC` and `zoo lr-find SPEC`: look at a spec's model before spending hours on it.
+
+The doctor runs the classic checks in order and writes `doctor.txt` (the
+report it prints), `doctor.json` and plots into a run directory:
+
+1. initial loss against ln(number of classes);
+2. overfitting one small batch with regularization off, then on;
+3. per-layer gradient norms, activation statistics (dead ReLUs, saturated
+   sigmoids) and weight statistics at initialization;
+4. the same after `--epochs` epochs of ordinary training;
+5. the train / validation errors then, against `--baseline-error`: a
+   bias / variance verdict with its remedies.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+import keras
+import numpy as np
+
+from builders.data import load_data
+from builders.files import atomic_path, write_json, write_text
+from builders.model import build_model, reconstructs
+from builders.spec import Spec, load_spec
+from builders.train import _fit_data, apply_runtime
+from callbacks import (
+    LearningRateFinder,
+    activation_statistics,
+    bias_variance_verdict,
+    has_regularization,
+    initial_loss,
+    layer_gradient_norms,
+    overfit_small_batch,
+    probe_batch,
+    weight_statistics,
+)
+
+__all__ = ["doctor", "lr_find", "format_report"]
+
+
+def _prepare(spec: Spec | str | Path, overrides: Sequence[str]):
+    if not isinstance(spec, Spec):
+        spec = load_spec(spec, overrides)
+    if spec.markers:
+        spec = spec.with_hyperparameters()
+    apply_runtime(spec)
+    data = load_data(spec)
+    model = build_model(spec, data.info)
+    return spec, _fit_data(spec, model, data), model
+
+
+def _tool_dir(spec: Spec, kind: str, run_dir: str | Path | None) -> Path:
+    if run_dir is not None:
+        path = Path(run_dir)
+    else:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        path = Path(spec.get("output", "directory", default="runs")) / spec.name / f"{kind}-{stamp}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _error(model: keras.Model, dataset) -> tuple[float, str]:
+    """1 - accuracy when the model reports accuracy, else the loss; measured in inference mode."""
+    results = model.evaluate(dataset, verbose=0, return_dict=True)
+    for key in ("accuracy", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy"):
+        if key in results:
+            return 1.0 - float(results[key]), "1 - accuracy"
+    return float(results["loss"]), "loss"
+
+
+def _state(model: keras.Model, x, y) -> dict[str, Any]:
+    return {"gradient_norms": layer_gradient_norms(model, x, y), "activations": activation_statistics(model, x),
+            "weights": weight_statistics(model)}
+
+
+def _check(name: str, ok: bool | None, detail: str) -> dict[str, Any]:
+    return {"check": name, "status": "n/a" if ok is None else "ok" if ok else "warn", "detail": detail}
+
+
+def doctor(
+    spec: Spec | str | Path,
+    overrides: Sequence[str] = (),
+    run_dir: str | Path | None = None,
+    epochs: int = 3,
+    baseline_error: float = 0.0,
+    tolerance: float = 0.02,
+    overfit_rows: int = 32,
+    overfit_steps: int = 150,
+    vanishing_ratio: float = 1e-3,
+) -> dict[str, Any]:
+    """Run the checks on a spec's model; return the report and write it to the run directory.
+
+    Args:
+        epochs: epochs of ordinary training before the "after" statistics and the verdict.
+        baseline_error: the error a good model could reach (human-level, or a published
+            figure), in the units of the error used (1 - accuracy, or the loss).
+        tolerance: how far above the baseline (bias) or above the training error
+            (variance) counts as high.
+        overfit_rows, overfit_steps: the small batch and how long to fit it.
+        vanishing_ratio: warn when the first layer's gradient norm is below this
+            fraction of the last layer's.
+    """
+    spec, data, model = _prepare(spec, overrides)
+    directory = _tool_dir(spec, "doctor", run_dir)
+    x, y = probe_batch(data.train, 256)
+    info = data.info
+    classes = None if reconstructs(spec) or info.task == "regression" else (2 if info.task == "binary" else info.num_classes)
+    checks = []
+
+    start = initial_loss(model, x, y, classes)
+    if start["expected"] is not None:
+        ok = 0.75 <= start["ratio"] <= 1.25
+        checks.append(_check("initial loss", ok, f"{start['loss']:.3f} against ln({classes}) = {start['expected']:.3f} "
+                             f"(ratio {start['ratio']:.2f}; expected 0.75 to 1.25)"))
+    else:
+        checks.append(_check("initial loss", None, f"{start['loss']:.4g} (no expected value for a {info.task or 'reconstruction'} task)"))
+
+    small_x, small_y = x[:overfit_rows], y[:overfit_rows]
+    plain = overfit_small_batch(model, small_x, small_y, overfit_steps, regularization=False)
+    ratio = plain["final_loss"] / plain["start_loss"] if plain["start_loss"] > 0 else math.nan
+    checks.append(_check("overfit a small batch", ratio < 0.05, f"{len(small_x)} rows, regularization off: loss "
+                         f"{plain['start_loss']:.3f} -> {plain['final_loss']:.4f} in {overfit_steps} steps "
+                         f"({ratio:.1%} of the start; expected under 5%)"))
+    regularized = None
+    if has_regularization(model):
+        regularized = overfit_small_batch(model, small_x, small_y, overfit_steps, regularization=True)
+        checks.append(_check("regularization raises the loss", regularized["final_loss"] > plain["final_loss"],
+                             f"final loss with regularization {regularized['final_loss']:.4f} vs without {plain['final_loss']:.4f}"))
+    else:
+        checks.append(_check("regularization raises the loss", None, "the model has no regularizers, dropout or noise"))
+
+    before = _state(model, x, y)
+    history = model.fit(data.train, validation_data=data.validation, epochs=epochs, verbose=0, shuffle=False)
+    after = _state(model, x, y)
+    checks.extend(_gradient_checks(before, after, vanishing_ratio))
+    checks.extend(_activation_checks(before, after))
+
+    verdict = None
+    if data.validation is not None:
+        train_error, unit = _error(model, data.train)
+        validation_error, _ = _error(model, data.validation)
+        verdict = {**bias_variance_verdict(train_error, validation_error, baseline_error, tolerance), "error": unit,
+                   "epochs": epochs}
+        checks.append(_check("bias / variance", verdict["verdict"] == "neither",
+                             f"after {epochs} epochs: {verdict['verdict']} ({unit}: train {train_error:.4f}, validation "
+                             f"{validation_error:.4f}, baseline {baseline_error:.4f}); remedies: {verdict['remedies']}"))
+    else:
+        checks.append(_check("bias / variance", None, "no validation data: add data.validation_split"))
+
+    report = {"spec": spec.name, "run_dir": str(directory), "checks": checks, "initial_loss": start,
+              "overfit": {"without_regularization": plain, "with_regularization": regularized},
+              "at_initialization": before, f"after_{epochs}_epochs": after, "history": history.history, "verdict": verdict}
+    text = format_report(report)
+    write_text(directory / "doctor.txt", text + "\n")
+    write_json(directory / "doctor.json", report)
+    _plot(report, before, after, epochs, directory)
+    return report
+
+
+def _gradient_checks(before: dict, after: dict, vanishing_ratio: float) -> list[dict]:
+    checks = []
+    for label, state in (("at initialization", before), ("after training", after)):
+        norms = list(state["gradient_norms"].items())
+        if len(norms) < 2:
+            continue
+        (first, low), (last, high) = norms[0], norms[-1]
+        finite = all(math.isfinite(v) for _, v in norms)
+        ratio = low / high if high > 0 else math.inf
+        detail = (f"{label}: first layer {first} {low:.3g}, last layer {last} {high:.3g} (ratio {ratio:.2g}); "
+                  + ", ".join(f"{name} {value:.2g}" for name, value in norms))
+        checks.append(_check(f"gradient norms {label}", finite and ratio >= vanishing_ratio,
+                             detail + ("" if ratio >= vanishing_ratio else " -- vanishing towards the input")))
+    return checks
+
+
+def _activation_checks(before: dict, after: dict) -> list[dict]:
+    checks = []
+    for label, state in (("at initialization", before), ("after training", after)):
+        dead = {name: entry["dead_fraction"] for name, entry in state["activations"].items() if "dead_fraction" in entry}
+        saturated = {name: entry["saturated_fraction"] for name, entry in state["activations"].items() if "saturated_fraction" in entry}
+        if dead:
+            worst = max(dead, key=dead.get)
+            checks.append(_check(f"dead ReLUs {label}", dead[worst] <= 0.5,
+                                 ", ".join(f"{name} {value:.0%}" for name, value in dead.items())))
+        if saturated:
+            worst = max(saturated, key=saturated.get)
+            checks.append(_check(f"saturated units {label}", saturated[worst] <= 0.5,
+                                 ", ".join(f"{name} {value:.0%}" for name, value in saturated.items())))
+    return checks
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as the lines `zoo doctor` prints."""
+    lines = [f"zoo doctor: {report['spec']}"]
+    for check in report["checks"]:
+        lines.append(f"  [{check['status']:>4}] {check['check']}: {check['detail']}")
+    verdict = report.get("verdict")
+    if verdict:
+        lines.append(f"verdict: {verdict['verdict']}. {verdict['remedies']}.")
+    lines.append(f"written: {report['run_dir']}/doctor.txt, doctor.json, gradient_norms.png, activations.png, overfit.png")
+    return "\n".join(lines)
+
+
+def _plot(report: dict, before: dict, after: dict, epochs: int, directory: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def save(figure, name: str) -> None:
+        figure.tight_layout()
+        with atomic_path(directory / name) as temporary:
+            figure.savefig(temporary, format="png", dpi=100)
+        plt.close(figure)
+
+    names = list(before["gradient_norms"])
+    figure, axis = plt.subplots(figsize=(max(5, 0.6 * len(names)), 3.5))
+    positions = np.arange(len(names))
+    for offset, (label, state) in zip((-0.2, 0.2), (("initialization", before), (f"after {epochs} epochs", after))):
+        values = [max(state["gradient_norms"][n], 1e-30) for n in names]
+        axis.bar(positions + offset, values, width=0.4, label=label)
+    axis.set_yscale("log")
+    axis.set_xticks(positions, names, rotation=45, ha="right")
+    axis.set_ylabel("gradient norm")
+    axis.legend()
+    save(figure, "gradient_norms.png")
+
+    layers = list(before["activations"])
+    figure, axis = plt.subplots(figsize=(max(5, 0.6 * len(layers)), 3.5))
+    positions = np.arange(len(layers))
+    for offset, (label, state) in zip((-0.2, 0.2), (("initialization", before), (f"after {epochs} epochs", after))):
+        axis.bar(positions + offset, [state["activations"][n]["std"] for n in layers], width=0.4, label=label)
+    axis.set_xticks(positions, layers, rotation=45, ha="right")
+    axis.set_ylabel("activation standard deviation")
+    axis.legend()
+    save(figure, "activations.png")
+
+    figure, axis = plt.subplots(figsize=(5, 3.5))
+    for label, run in (("regularization off", report["overfit"]["without_regularization"]),
+                       ("regularization on", report["overfit"]["with_regularization"])):
+        if run:
+            axis.plot(run["losses"], label=label)
+    axis.set_yscale("log")
+    axis.set_xlabel("step")
+    axis.set_ylabel("loss on the small batch")
+    axis.legend()
+    save(figure, "overfit.png")
+
+
+def lr_find(
+    spec: Spec | str | Path,
+    overrides: Sequence[str] = (),
+    run_dir: str | Path | None = None,
+    min_lr: float = 1e-6,
+    max_lr: float = 1.0,
+    steps: int = 100,
+) -> dict[str, Any]:
+    """The learning-rate range test on a spec's model and data: `lr_find.png`, `lr_find.json`, the suggestion."""
+    spec, data, model = _prepare(spec, overrides)
+    directory = _tool_dir(spec, "lr-find", run_dir)
+    finder = LearningRateFinder(min_lr=min_lr, max_lr=max_lr, steps=steps, verbose=0)
+    batches = int(data.train.cardinality())
+    if batches <= 0:
+        raise spec.error(("data",), "the learning-rate range test needs a training set of known size.")
+    try:
+        model.fit(data.train, epochs=math.ceil(steps / batches), callbacks=[finder], verbose=0, shuffle=False)
+    except ValueError as error:
+        if "schedule" not in str(error):
+            raise
+        raise spec.error(("train", "optimizer"), f"{error} (the range test sets the rate itself)") from None
+    finder.plot(directory / "lr_find.png")
+    result = {"suggestion": finder.suggestion, "rates": finder.rates, "losses": finder.losses, "smoothed": finder.smoothed,
+              "min_lr": min_lr, "max_lr": max_lr, "steps_run": len(finder.rates), "run_dir": str(directory)}
+    write_json(directory / "lr_find.json", result)
+    return result
