@@ -21,6 +21,7 @@ import keras
 import numpy as np
 
 from callbacks.gradients import _loss_function
+from callbacks.base import ConfigurableCallback
 from zoo import _checks
 
 __all__ = [
@@ -142,8 +143,12 @@ def has_regularization(model: keras.Model) -> bool:
             return any((key.endswith("_regularizer") and value is not None) or noisy(value) for key, value in config.items())
         return isinstance(config, list) and any(noisy(item) for item in config)
 
-    return any(noisy(layer.get_config()) or any(word in type(layer).__name__ for word in _NOISE_WORDS)
-               for layer in model.layers)
+    def dropping(layer: keras.layers.Layer) -> bool:
+        config = layer.get_config()
+        return any(word in type(layer).__name__ for word in _NOISE_WORDS) and any(
+            isinstance(config.get(key), (int, float)) and config[key] > 0 for key in _NOISE_ARGUMENTS)
+
+    return any(noisy(layer.get_config()) or dropping(layer) for layer in model.layers)
 
 
 def overfit_small_batch(model: keras.Model, x, y, steps: int = 200, regularization: bool = False) -> dict[str, Any]:
@@ -196,7 +201,7 @@ def bias_variance_verdict(train_error: float, validation_error: float, baseline_
 
 
 @register
-class ActivationMonitor(keras.callbacks.Callback):
+class ActivationMonitor(ConfigurableCallback):
     """Records per-layer activation statistics on a probe batch at the end of each epoch; warns about dead ReLUs.
 
     Adds `dead_fraction/<layer>` for ReLU layers to the epoch logs (and so to

@@ -15,6 +15,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from callbacks.base import ConfigurableCallback
 from zoo import _checks
 
 __all__ = ["GradientMonitor", "layer_gradient_norms", "probe_batch", "weighted_layers"]
@@ -128,7 +129,7 @@ def layer_gradient_norms(model: keras.Model, x, y) -> dict[str, float]:
 
 
 @register
-class GradientMonitor(keras.callbacks.Callback):
+class GradientMonitor(ConfigurableCallback):
     """Records per-layer gradient norms every `every` batches and warns when they vanish or explode.
 
     The norms are computed on a fixed probe batch (set with `probe` or `set_probe`;

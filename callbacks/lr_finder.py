@@ -14,6 +14,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from callbacks.base import ConfigurableCallback
 from zoo import _checks
 
 __all__ = ["LearningRateFinder"]
@@ -22,7 +23,7 @@ register = keras.saving.register_keras_serializable(package="zoo")
 
 
 @register
-class LearningRateFinder(keras.callbacks.Callback):
+class LearningRateFinder(ConfigurableCallback):
     """Sweeps the learning rate exponentially over `steps` batches and suggests one.
 
     At step i the rate is `min_lr * (max_lr / min_lr) ** (i / (steps - 1))`. The

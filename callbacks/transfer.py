@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import keras
 
 from callbacks.chain import chain_of, set_trainable
+from callbacks.base import ConfigurableCallback
 from zoo import _checks
 
 __all__ = ["reused_blocks", "transfer_model", "UnfreezeSchedule", "make_trainable_later"]
@@ -86,7 +87,7 @@ def make_trainable_later(model: keras.Model) -> None:
 
 
 @register
-class UnfreezeSchedule(keras.callbacks.Callback):
+class UnfreezeSchedule(ConfigurableCallback):
     """Unfreezes frozen layers from the top down at the start of epoch `after_epoch`, at a lower learning rate.
 
     The frozen layers are those with weights and `trainable=False` when training
