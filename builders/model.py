@@ -270,7 +270,7 @@ def load_transfer_source(spec: Spec) -> keras.Model:
             raise spec.error(("transfer", "from"), f"{path.parent} holds no model.keras: is it a finished run directory?")
     load_project_classes()
     try:
-        return keras.saving.load_model(path, safe_mode=True)
+        return keras.saving.load_model(path, safe_mode=True, compile=False)  # its optimizer is not reused
     except (ValueError, OSError) as error:
         raise spec.error(("transfer", "from"), f"cannot load {path}: {_first_line(error)}") from None
 

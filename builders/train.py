@@ -342,7 +342,7 @@ def _fit(spec: Spec, run_dir: Path, quiet: bool, verbose: int | str) -> RunResul
     data = _fit_data(spec, model, data)
     epochs = spec.get("train", "epochs", default=10)
     callbacks = _callbacks(spec, run_dir, epochs, quiet, data, model)
-    if spec.section("pretrain"):
+    if "pretrain" in spec.tree:  # `pretrain: {}` pretrains with the defaults
         _pretrain(spec, model, data, run_dir, quiet, verbose)
     class_weight = _class_weight(spec, data)
     started = time.perf_counter()
