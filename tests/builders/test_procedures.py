@@ -167,3 +167,33 @@ def test_zoo_lr_find_suggests_a_rate_and_plots_the_curve(tmp_path):
     assert (tmp_path / "lr" / "lr_find.png").stat().st_size > 1000
     bad = run_zoo("lr-find", str(ROOT / "specs" / "digits_mlp.yaml"), "--min-lr", "1", "--max-lr", "0.1")
     assert bad.returncode == 2 and "must be above" in bad.stderr
+
+
+EXPLODING_SPEC = """\
+version: 1
+name: exploding
+seed: 0
+data: {source: {sklearn: diabetes}, validation_split: 0.2, normalize: true, batch_size: 32}
+model:
+  layers: [Dense: {units: 64, activation: relu}, Dense: {units: 64, activation: relu}, Dense: {units: 1}]
+train:
+  optimizer: OPTIMIZER
+  loss: mse
+  epochs: 6
+  callbacks: [TerminateOnNaN]
+output: {tensorboard: false, plots: false}
+"""
+
+
+@pytest.mark.parametrize("clipping", [
+    "clipnorm: 1.0", "clipvalue: 0.5", "global_clipnorm: 10.0", "layer_clipnorm: {'*': 1.0}",
+])
+def test_clipping_from_a_spec_turns_a_diverging_regression_into_one_that_trains(tmp_path, clipping):
+    """Diabetes targets (25 to 346) under MSE at SGD 0.05: the first steps overflow without clipping."""
+    plain = train(load_spec(EXPLODING_SPEC.replace("OPTIMIZER", "{SGD: {learning_rate: 0.05}}")), run_dir=tmp_path / "plain", quiet=True)
+    assert plain.epochs_run == 1 and not np.isfinite(plain.history["loss"][0])  # TerminateOnNaN stopped it
+    name = "LayerwiseSGD" if "layer_clipnorm" in clipping else "SGD"
+    clipped = train(load_spec(EXPLODING_SPEC.replace("OPTIMIZER", f"{{{name}: {{learning_rate: 0.05, {clipping}}}}}")),
+                    run_dir=tmp_path / "clipped", quiet=True)
+    assert clipped.epochs_run == 6
+    assert np.isfinite(clipped.history["val_loss"][-1]) and clipped.history["loss"][-1] < 0.6 * clipped.history["loss"][0]
