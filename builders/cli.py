@@ -39,6 +39,17 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("schema", help="print the spec language as JSON Schema (for editors)")
 
+    tune = commands.add_parser("tune", help="search the spec's {hp: ...} markers with KerasTuner (the tune section)")
+    tune.add_argument("spec")
+    tune.add_argument("overrides", nargs="*")
+    tune.add_argument("--resume", action="store_true", help="continue the search in its directory; finished trials are kept")
+    tune.add_argument("--overwrite", action="store_true", help="delete an earlier search in the directory and start again")
+    tune.add_argument("--distributed", choices=["chief", "worker"], help="KerasTuner's chief/worker mode over gRPC")
+    tune.add_argument("--oracle", metavar="HOST:PORT", help="the chief's address (distributed mode)")
+    tune.add_argument("--tuner-id", metavar="ID", help="this worker's id (default worker<pid>); a restarted worker "
+                      "with the same id picks up its unfinished trial")
+    tune.add_argument("--verbose", type=int, default=0, help="Keras's fit verbosity inside trials (default 0)")
+
     doctor = commands.add_parser("doctor", help="the babysitting checks on a spec's model: initial loss, overfit a batch, "
                                  "gradients, activations, bias/variance")
     doctor.add_argument("spec")
@@ -79,6 +90,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_SPEC_ERROR
     except KeyboardInterrupt:
         return 130
+
+
+def _tune(arguments) -> int:
+    if arguments.distributed:
+        if not arguments.oracle or ":" not in arguments.oracle:
+            print("error: --distributed needs --oracle HOST:PORT (the chief's address).", file=sys.stderr)
+            return EXIT_SPEC_ERROR
+        host, port = arguments.oracle.rsplit(":", 1)
+        # KerasTuner's own chief/worker protocol reads these.
+        os.environ["KERASTUNER_ORACLE_IP"], os.environ["KERASTUNER_ORACLE_PORT"] = host, port
+        os.environ["KERASTUNER_TUNER_ID"] = "chief" if arguments.distributed == "chief" else (arguments.tuner_id or f"worker{os.getpid()}")
+    from builders.tune import tune
+
+    tune(arguments.spec, arguments.overrides, resume=arguments.resume or arguments.distributed == "worker",
+         overwrite=arguments.overwrite, verbose=arguments.verbose)
+    return 0
 
 
 def _doctor(arguments) -> int:
@@ -277,6 +304,7 @@ _COMMANDS = {
     "schema": _schema,
     "evaluate": _evaluate,
     "predict": _predict,
+    "tune": _tune,
     "doctor": _doctor,
     "lr-find": _lr_find,
 }

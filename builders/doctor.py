@@ -26,7 +26,7 @@ from builders.data import load_data
 from builders.files import atomic_path, write_json, write_text
 from builders.model import build_model, reconstructs
 from builders.spec import Spec, load_spec
-from builders.train import _fit_data, apply_runtime
+from builders.train import apply_runtime, fit_data
 from callbacks import (
     LearningRateFinder,
     activation_statistics,
@@ -50,7 +50,7 @@ def _prepare(spec: Spec | str | Path, overrides: Sequence[str]):
     apply_runtime(spec)
     data = load_data(spec)
     model = build_model(spec, data.info)
-    return spec, _fit_data(spec, model, data), model
+    return spec, fit_data(spec, model, data), model
 
 
 def _tool_dir(spec: Spec, kind: str, run_dir: str | Path | None) -> Path:

@@ -251,6 +251,30 @@ SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "tune": {
+            "type": "object",
+            "description": "the search: {tuner, objective, max_trials, max_time, executions_per_trial, directory, project_name, ...}",
+            "additionalProperties": False,
+            "properties": {
+                "tuner": {"$ref": "#/$defs/component"},
+                "objective": {
+                    "description": "a logged metric name (val_accuracy) or {name: ..., direction: min|max}",
+                    "anyOf": [
+                        {"type": "string", "minLength": 1},
+                        {"type": "object", "required": ["name", "direction"], "additionalProperties": False,
+                         "properties": {"name": {"type": "string", "minLength": 1}, "direction": {"enum": ["min", "max"]}}},
+                    ],
+                },
+                "max_trials": {"type": "integer", "minimum": 1},
+                "max_time": {"type": "number", "exclusiveMinimum": 0, "description": "seconds; no new trial starts after it"},
+                "executions_per_trial": {"type": "integer", "minimum": 1},
+                "max_retries_per_trial": {"type": "integer", "minimum": 0},
+                "max_consecutive_failed_trials": {"type": "integer", "minimum": 1},
+                "directory": {"type": "string", "minLength": 1},
+                "project_name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
+                "top": {"type": "integer", "minimum": 1, "description": "rows of the results table (default 5)"},
+            },
+        },
         "runtime": {
             "type": "object",
             "additionalProperties": False,

@@ -228,15 +228,45 @@ def _marker_call(hp: Any, path: tuple, marker: dict) -> Any:
     return getattr(hp, marker["hp"])(marker_name(path, marker), **arguments)
 
 
-def resolve_markers(tree: Any, hp: Any, path: tuple = ()) -> Any:
-    """A copy of `tree` with each marker replaced by `hp.<Type>(name, **arguments)`."""
+def resolve_markers(tree: Any, hp: Any, path: tuple = (), suffix: str = "") -> Any:
+    """A copy of `tree` with each marker replaced by `hp.<Type>(name, **arguments)`.
+
+    The conditional rule: in a `{repeat: N, layers: [...]}` block whose N is itself a
+    marker, the markers of repetition i are separate hyperparameters named
+    `<name>[i]`, active (KerasTuner's `conditional_scope`) only when N > i; the block
+    becomes `{repeat: 1, layers: [...the N repetitions...]}`. So depth and the width of
+    each layer are searched together. With a fixed N, a marker is shared by all repetitions.
+    """
     if is_marker(tree):
-        return _marker_call(hp, path, tree)
+        name = marker_name(path, tree) + suffix
+        return _marker_call(hp, path, {**tree, "name": name})
+    if isinstance(tree, dict) and is_marker(tree.get("repeat")):
+        count_marker = tree["repeat"]
+        count = resolve_markers(count_marker, hp, path + ("repeat",), suffix)
+        name = marker_name(path + ("repeat",), count_marker) + suffix
+        candidates = _candidate_values(count_marker)
+        layers: list = []
+        for index in range(count):
+            with hp.conditional_scope(name, [v for v in candidates if v > index]):
+                layers.extend(resolve_markers(tree["layers"], hp, path + ("layers",), f"{suffix}[{index}]"))
+        rest = {key: resolve_markers(value, hp, path + (key,), suffix) for key, value in tree.items() if key not in ("repeat", "layers")}
+        return {"repeat": 1, "layers": layers, **rest}
     if isinstance(tree, dict):
-        return {key: resolve_markers(value, hp, path + (key,)) for key, value in tree.items()}
+        return {key: resolve_markers(value, hp, path + (key,), suffix) for key, value in tree.items()}
     if isinstance(tree, list):
-        return [resolve_markers(value, hp, path + (index,)) for index, value in enumerate(tree)]
+        return [resolve_markers(value, hp, path + (index,), suffix) for index, value in enumerate(tree)]
     return tree
+
+
+def _candidate_values(marker: dict) -> list:
+    """Every value a repeat-count marker can take."""
+    if marker["hp"] == "Int":
+        return list(range(marker["min_value"], marker["max_value"] + 1, marker.get("step") or 1))
+    if marker["hp"] == "Choice":
+        return list(marker["values"])
+    if marker["hp"] == "Fixed":
+        return [marker["value"]]
+    raise ValueError(f"a repeat count must be an Int, Choice or Fixed hyperparameter, not {marker['hp']}.")
 
 
 def _check_markers(spec: Spec) -> None:
@@ -277,6 +307,15 @@ def _check_markers(spec: Spec) -> None:
         if name in seen and {k: v for k, v in seen[name].items() if k != "name"} != {k: v for k, v in marker.items() if k != "name"}:
             raise spec.error(path, f"the hyperparameter {name!r} is defined twice with different arguments.")
         seen[name] = marker
+        if path and path[-1] == "repeat":
+            if kind not in ("Int", "Choice", "Fixed"):
+                raise spec.error(path + ("hp",), f"a repeat count must be an Int, Choice or Fixed hyperparameter, not {kind}.")
+            try:
+                counts = _candidate_values(marker)
+            except (KeyError, TypeError):
+                counts = []
+            if any(not isinstance(c, int) or isinstance(c, bool) or c < 1 for c in counts):
+                raise spec.error(path, f"every value of a repeat count must be an integer >= 1; this one allows {counts}.")
         try:
             _marker_call(hp, path, marker)
         except (ValueError, TypeError) as error:

@@ -37,7 +37,7 @@ from builders.spec import Spec, load_spec
 from callbacks import ActivationMonitor, GradientMonitor, UnfreezeSchedule, greedy_layerwise_pretrain, probe_batch
 from callbacks.chain import chain_of
 
-__all__ = ["RunResult", "train", "resume", "evaluate", "predict", "apply_runtime"]
+__all__ = ["RunResult", "train", "resume", "evaluate", "predict", "apply_runtime", "spec_callbacks", "fit_data", "pretrain_model"]
 
 COMPLETE_MARKER = "metrics.json"
 
@@ -215,7 +215,9 @@ class _CallbackState(keras.callbacks.Callback):
                 stale.unlink()
 
 
-def _callbacks(spec: Spec, run_dir: Path, epochs: int, quiet: bool, data: Data, model: keras.Model) -> list:
+def spec_callbacks(spec: Spec, data: Data, model: keras.Model, epochs: int, log_dir: Path | None) -> list:
+    """The callbacks the spec asks for (`train.callbacks`, `transfer.unfreeze`), checked against the model
+    and data before training, monitors given their probe batch."""
     user = [resolve(c, "callback", spec, ("train", "callbacks", i)) for i, c in enumerate(spec.get("train", "callbacks", default=[]))]
     unfreeze = spec.get("transfer", "unfreeze")
     if unfreeze:
@@ -223,7 +225,12 @@ def _callbacks(spec: Spec, run_dir: Path, epochs: int, quiet: bool, data: Data, 
     _check_monitors(spec, user, data)
     _check_learning_rate_control(spec, user, model)
     _check_unfreezing(spec, user, model, epochs)
-    _give_probes(spec, user, data, run_dir)
+    _give_probes(spec, user, data, log_dir)
+    return user
+
+
+def _callbacks(spec: Spec, run_dir: Path, epochs: int, quiet: bool, data: Data, model: keras.Model) -> list:
+    user = spec_callbacks(spec, data, model, epochs, run_dir / "logs" if spec.get("output", "tensorboard", default=True) else None)
     history = _HistoryFile(run_dir / "history.csv")
     extra: list = [keras.callbacks.TerminateOnNaN(), history, _CallbackState(user, run_dir / "backup"),
                    # Two checkpoints: a kill in the middle of writing one leaves the other loadable.
@@ -255,13 +262,13 @@ def _check_unfreezing(spec: Spec, callbacks: list, model: keras.Model, epochs: i
                              f"after_epoch {callback.after_epoch} is never reached: training runs epochs 0 to {epochs - 1}.")
 
 
-def _give_probes(spec: Spec, callbacks: list, data: Data, run_dir: Path) -> None:
+def _give_probes(spec: Spec, callbacks: list, data: Data, log_dir: Path | None) -> None:
     """Monitors that look at a batch get the first training batch; gradient norms go to TensorBoard too."""
     for callback in callbacks:
         if isinstance(callback, (GradientMonitor, ActivationMonitor)) and callback.probe is None:
             callback.set_probe(*probe_batch(data.train))
-        if isinstance(callback, GradientMonitor) and callback.log_dir is None and spec.get("output", "tensorboard", default=True):
-            callback.log_dir = str(run_dir / "logs" / "gradients")
+        if isinstance(callback, GradientMonitor) and callback.log_dir is None and log_dir is not None:
+            callback.log_dir = str(log_dir / "gradients")
 
 
 def _check_learning_rate_control(spec: Spec, callbacks: list, model: keras.Model) -> None:
@@ -339,7 +346,7 @@ def _fit(spec: Spec, run_dir: Path, quiet: bool, verbose: int | str) -> RunResul
     apply_runtime(spec)
     data = load_data(spec)
     model = build_model(spec, data.info)
-    data = _fit_data(spec, model, data)
+    data = fit_data(spec, model, data)
     epochs = spec.get("train", "epochs", default=10)
     callbacks = _callbacks(spec, run_dir, epochs, quiet, data, model)
     if "pretrain" in spec.tree:  # `pretrain: {}` pretrains with the defaults
@@ -386,16 +393,12 @@ def _check_pretrain(spec: Spec, model: keras.Model) -> None:
                          f"({', '.join(block[0].name for block in chain.hidden)}).")
 
 
-def _pretrain(spec: Spec, model: keras.Model, data: Data, run_dir: Path, quiet: bool, verbose: int | str) -> None:
-    """Greedy layer-wise pretraining, once per run: a resumed run reloads the pretrained weights."""
+def pretrain_model(spec: Spec, model: keras.Model, data: Data, verbose: int | str = 0) -> list[dict]:
+    """The spec's `pretrain` section applied to `model` in place; returns the report of each phase."""
     _check_pretrain(spec, model)
-    report_path, weights_path = run_dir / "pretrain.json", run_dir / "pretrained.weights.h5"
-    if report_path.exists() and weights_path.exists():
-        model.load_weights(weights_path)
-        return
     section = spec.section("pretrain")
     optimizer = section.get("optimizer")
-    phases = greedy_layerwise_pretrain(
+    return greedy_layerwise_pretrain(
         model,
         data.train,
         mode=section.get("mode", "supervised"),
@@ -404,8 +407,17 @@ def _pretrain(spec: Spec, model: keras.Model, data: Data, run_dir: Path, quiet: 
         optimizer=resolve(optimizer, "optimizer", spec, ("pretrain", "optimizer")) if optimizer is not None else None,
         freeze=section.get("freeze", True),
         validation_data=data.validation,
-        verbose=0 if quiet else (2 if verbose == "auto" else verbose),
+        verbose=verbose,
     )
+
+
+def _pretrain(spec: Spec, model: keras.Model, data: Data, run_dir: Path, quiet: bool, verbose: int | str) -> None:
+    """Greedy layer-wise pretraining, once per run: a resumed run reloads the pretrained weights."""
+    report_path, weights_path = run_dir / "pretrain.json", run_dir / "pretrained.weights.h5"
+    if report_path.exists() and weights_path.exists():
+        model.load_weights(weights_path)
+        return
+    phases = pretrain_model(spec, model, data, verbose=0 if quiet else (2 if verbose == "auto" else verbose))
     for phase in phases:
         shown = "  ".join(f"{k} {v:.4g}" for k, v in phase.items() if isinstance(v, float) and k != "wall_time_s")
         print(f"pretrain phase {phase['phase']} ({phase['kind']}: {', '.join(phase['trained'])}, "
@@ -415,7 +427,7 @@ def _pretrain(spec: Spec, model: keras.Model, data: Data, run_dir: Path, quiet: 
     write_json(report_path, phases)  # after the weights: its presence means both are there
 
 
-def _fit_data(spec: Spec, model: keras.Model, data: Data) -> Data:
+def fit_data(spec: Spec, model: keras.Model, data: Data) -> Data:
     """The pipelines as the model trains on them: inputs as targets for an
     autoencoder, each batch twice in a row for the Backstitch optimizer."""
     from zoo.optimizers import Backstitch, backstitch_batches

@@ -59,6 +59,8 @@ CORPUS = [
     ("hp-bad-argument", _replace("units: 32", "units: {hp: Int, min_value: 8, max_value: 64, stepp: 8}"), 15, "model.layers[0].Dense.units.stepp", "did you mean 'step'"),
     ("hp-missing-argument", _replace("units: 32", "units: {hp: Int, min_value: 8}"), 15, "model.layers[0].Dense.units", "max_value"),
     ("hp-log-zero", _replace("learning_rate: 1.0e-3", "learning_rate: {hp: Float, min_value: 0.0, max_value: 0.1, sampling: log}"), 18, "train.optimizer.Adam.learning_rate", "invalid hp Float"),
+    ("hp-float-repeat", _replace("    - Dense: {units: 32}\n", "    - repeat: {hp: Float, min_value: 1, max_value: 3}\n      layers: [Dense: {units: 32}]\n"), 15, "model.layers[0].repeat.hp", "Int, Choice or Fixed"),
+    ("hp-repeat-zero", _replace("    - Dense: {units: 32}\n", "    - repeat: {hp: Int, min_value: 0, max_value: 3}\n      layers: [Dense: {units: 32}]\n"), 15, "model.layers[0].repeat", "integer >= 1"),
     ("hp-default-breaks-schema", _replace("epochs: 2", "epochs: {hp: Int, min_value: 0, max_value: 3}"), 21, "train.epochs", ">= 1"),
     ("graph-bad-node", "version: 1\nmodel:\n  inputs: {a: [3]}\n  graph:\n    - {name: h, inputs: a, layr: Dense}\n  outputs: h\n", 5, "model.graph[0].layr", "did you mean 'layer'"),
     ("input-shape-zero", "version: 1\nmodel:\n  input_shape: [0]\n  layers: [Dense: {units: 1}]\n", 3, "model.input_shape[0]", ">= 1"),

@@ -1,0 +1,447 @@
+"""`zoo tune SPEC`: the spec's inline markers become a KerasTuner search.
+
+`build_hypermodel(spec)` is an ordinary `keras_tuner.HyperModel`: `build(hp)`
+resolves every marker through `hp` and builds the spec's model; `fit` trains it
+on the spec's data with its callbacks (batch size and epochs may be markers
+too). The tuners are KerasTuner's own, by name, with their own arguments:
+
+    tune:
+      tuner: {Hyperband: {max_epochs: 30, factor: 3}}   # RandomSearch, GridSearch, BayesianOptimization
+      objective: val_accuracy                          # or {name: val_loss, direction: min}
+      max_trials: 20
+      max_time: 600                                    # seconds; no trial starts after it
+
+The search directory (`tune.directory`/`tune.project_name`, default
+tuning/<name>) holds KerasTuner's own state, so `zoo tune --resume` continues
+with every finished trial kept, and ours: results.csv / results.json,
+best.yaml (the best trial as a plain spec `zoo train` runs), search.png and
+TensorBoard hparams logs under tensorboard/.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import keras
+import keras_tuner
+import numpy as np
+import yaml
+
+from builders.data import Data, load_data
+from builders.errors import SpecError, closest
+from builders.files import atomic_path, write_json, write_text
+from builders.model import build_model
+from builders.resolve import check_arguments, split_component
+from builders.spec import Spec, load_spec
+from builders.train import apply_runtime, fit_data, pretrain_model, spec_callbacks
+
+__all__ = ["SpecHyperModel", "build_hypermodel", "make_tuner", "tune", "budget", "space_table", "TUNERS"]
+
+TUNERS = ("RandomSearch", "GridSearch", "Hyperband", "BayesianOptimization")
+
+
+class SpecHyperModel(keras_tuner.HyperModel):
+    """A spec as a KerasTuner hypermodel: every `{hp: ...}` marker is a hyperparameter.
+
+    Args:
+        spec: a loaded spec with markers.
+        verbose: passed to `model.fit` in each trial.
+
+    Example:
+        >>> hypermodel = build_hypermodel("specs/digits_tune.yaml")
+        >>> tuner = keras_tuner.RandomSearch(hypermodel, objective="val_accuracy", max_trials=5)
+        >>> tuner.search()
+    """
+
+    def __init__(self, spec: Spec, verbose: int | str = 0) -> None:
+        super().__init__(name=spec.name)
+        self.spec = spec
+        self.verbose = verbose
+        self.deadline: float | None = None
+        self.oracle = None  # set by make_tuner, for the time budget
+        self._data: dict[str, Data] = {}
+
+    def resolved(self, hp: keras_tuner.HyperParameters) -> Spec:
+        """The spec with each marker's value for `hp` (registering the hyperparameters in `hp`)."""
+        return self.spec.with_hyperparameters(hp)
+
+    def data(self, spec: Spec) -> Data:
+        """The data of a resolved spec; loaded once per distinct `data` section."""
+        key = json.dumps(spec.section("data"), sort_keys=True, default=str)
+        if key not in self._data:
+            self._data[key] = load_data(spec)
+        return self._data[key]
+
+    def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
+        spec = self.resolved(hp)
+        apply_runtime(spec)  # the seed, the precision policy: the same start for every trial
+        return build_model(spec, self.data(spec).info)
+
+    def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, *args, **kwargs):
+        spec = self.resolved(hp)
+        data = fit_data(spec, model, self.data(spec))
+        epochs = kwargs.pop("epochs", None) or spec.get("train", "epochs", default=10)
+        given = list(kwargs.pop("callbacks", None) or [])
+        callbacks = spec_callbacks(spec, data, model, epochs, None) + [keras.callbacks.TerminateOnNaN()]
+        trial_dir = _trial_dir(given)
+        if trial_dir is not None:
+            # A trial killed at epoch 40 of 50 resumes at epoch 40 when the search resumes.
+            callbacks.append(keras.callbacks.BackupAndRestore(str(trial_dir / "backup"), double_checkpoint=True))
+        if "pretrain" in spec.tree and not kwargs.get("initial_epoch"):
+            pretrain_model(spec, model, data, verbose=0)
+        verbose = kwargs.pop("verbose", self.verbose)
+        history = model.fit(data.train, validation_data=data.validation, epochs=epochs, callbacks=callbacks + given,
+                            verbose=verbose, shuffle=False, **kwargs)
+        losses = history.history.get("loss", [])
+        if not losses or not all(math.isfinite(v) for v in losses):
+            raise keras_tuner.errors.FailedTrialError(
+                f"the training loss became {losses[-1] if losses else 'nothing'} (NaN or infinite); trial recorded as failed.")
+        if self.deadline is not None and time.monotonic() > self.deadline and self.oracle is not None:
+            self.oracle.max_trials = len(self.oracle.trials)  # the time budget: no new trial starts
+        return history
+
+
+def _trial_dir(callbacks: list) -> Path | None:
+    """KerasTuner's own per-trial callback knows the trial and its directory."""
+    for callback in callbacks:
+        trial, tuner = getattr(callback, "trial", None), getattr(callback, "tuner", None)
+        if trial is not None and tuner is not None:
+            return Path(tuner.get_trial_dir(trial.trial_id))
+    return None
+
+
+def build_hypermodel(spec: Spec | str | Path, overrides: Sequence[str] = (), verbose: int | str = 0) -> SpecHyperModel:
+    """The spec's hypermodel, for `zoo tune` or your own KerasTuner code."""
+    if not isinstance(spec, Spec):
+        spec = load_spec(spec, overrides)
+    return SpecHyperModel(spec, verbose)
+
+
+def _objective(spec: Spec, data_has_validation: bool) -> Any:
+    objective = spec.get("tune", "objective")
+    if objective is None:
+        return "val_loss" if data_has_validation else "loss"
+    if isinstance(objective, dict):
+        return keras_tuner.Objective(objective["name"], objective["direction"])
+    return objective
+
+
+def search_directory(spec: Spec) -> Path:
+    section = spec.section("tune")
+    return Path(section.get("directory", "tuning")) / section.get("project_name", spec.name)
+
+
+def make_tuner(spec: Spec, hypermodel: SpecHyperModel, overwrite: bool = False) -> keras_tuner.Tuner:
+    """The tuner `tune.tuner` names, with its own arguments and the `tune` section's settings."""
+    section = spec.section("tune")
+    path = ("tune", "tuner")
+    name, arguments = split_component(section.get("tuner", "RandomSearch"), spec, path, "a tuner")
+    if name not in TUNERS:
+        raise spec.error(path, f"unknown tuner {name!r}; the tuners are {', '.join(TUNERS)}.", closest(name, TUNERS))
+    cls = getattr(keras_tuner, name)
+    check_arguments(cls, {k: v for k, v in arguments.items()}, spec, path, name)
+    data = hypermodel.data(spec.with_hyperparameters())
+    settings: dict[str, Any] = {
+        "hypermodel": hypermodel,
+        "objective": _objective(spec, data.validation is not None),
+        "directory": str(search_directory(spec).parent),
+        "project_name": search_directory(spec).name,
+        "overwrite": overwrite,
+        "seed": spec.seed,
+        "executions_per_trial": section.get("executions_per_trial", 1),
+        "max_retries_per_trial": section.get("max_retries_per_trial", 0),
+        "max_consecutive_failed_trials": section.get("max_consecutive_failed_trials", 3),
+    }
+    if "max_trials" in section:
+        if name == "Hyperband":
+            raise spec.error(("tune", "max_trials"), "Hyperband sets its own number of trials from max_epochs, factor "
+                             "and hyperband_iterations; use max_time to bound it.")
+        settings["max_trials"] = section["max_trials"]
+    settings.update(arguments)
+    try:
+        tuner = cls(**settings)
+    except (ValueError, TypeError) as error:
+        raise spec.error(path, f"{name}: {error}") from None
+    hypermodel.oracle = tuner.oracle
+    return tuner
+
+
+def budget(spec: Spec, tuner: keras_tuner.Tuner) -> str:
+    """What the search will cost, in trials and epochs, printed before it starts."""
+    oracle = tuner.oracle
+    executions = tuner.executions_per_trial
+    if isinstance(oracle, keras_tuner.oracles.HyperbandOracle):
+        models, epochs = 0, 0
+        brackets = oracle._get_num_brackets()
+        for bracket in range(brackets):
+            previous = 0
+            for round_number in range(oracle._get_num_rounds(bracket)):
+                size, round_epochs = oracle._get_size(bracket, round_number), oracle._get_epochs(bracket, round_number)
+                models += size if round_number == 0 else 0
+                epochs += size * (round_epochs - previous)  # later rounds continue from the checkpoint
+                previous = round_epochs
+        text = (f"Hyperband, max_epochs={oracle.max_epochs}, factor={oracle.factor}: {brackets} brackets; one iteration "
+                f"trains {models} models for {epochs * executions} epochs in all; x {oracle.hyperband_iterations} "
+                f"iteration(s) = {epochs * executions * oracle.hyperband_iterations} epochs")
+    else:
+        epochs = spec.with_hyperparameters().get("train", "epochs", default=10)
+        trials = oracle.max_trials
+        grid = _grid_size(oracle.get_space()) if isinstance(oracle, keras_tuner.oracles.GridSearchOracle) else None
+        if grid is not None:
+            trials = min(trials, grid) if trials else grid
+        shown = "unbounded" if not trials else str(trials)
+        total = f"{trials * epochs * executions} epochs at most" if trials else "no epoch bound"
+        text = (f"{type(tuner).__name__}: {shown} trials x {epochs} epochs x {executions} execution(s) = {total}"
+                + (f" (the grid has {grid} points)" if grid is not None else "")
+                + (" -- train.epochs is a hyperparameter: its default is shown" if _is_tuned(spec, ("train", "epochs")) else ""))
+    limit = spec.get("tune", "max_time")
+    return text + (f"; no trial starts after {limit:g} s" if limit else "")
+
+
+def _is_tuned(spec: Spec, path: tuple) -> bool:
+    return any(p == path for p, _ in spec.markers)
+
+
+def _grid_size(space: keras_tuner.HyperParameters) -> int | None:
+    size = 1
+    for parameter in space.space:
+        values = getattr(parameter, "values", None)
+        if values is None and isinstance(parameter, keras_tuner.engine.hyperparameters.Boolean):
+            values = [True, False]
+        elif values is None and isinstance(parameter, keras_tuner.engine.hyperparameters.Int):
+            values = range(parameter.min_value, parameter.max_value + 1, parameter.step or 1)
+        elif values is None and isinstance(parameter, keras_tuner.engine.hyperparameters.Fixed):
+            values = [parameter.value]
+        if values is None:
+            return None
+        size *= len(values)
+    return size
+
+
+def full_space(spec: Spec) -> keras_tuner.HyperParameters:
+    """Every hyperparameter the spec can use: each searched repeat count at its largest value,
+    so the per-repetition hyperparameters it conditions all appear."""
+    from builders.spec import _candidate_values, marker_name
+
+    hp = keras_tuner.HyperParameters()
+    for path, marker in spec.markers:
+        if path and path[-1] == "repeat":
+            hp.values[marker_name(path, marker)] = max(_candidate_values(marker))
+    spec.with_hyperparameters(hp)
+    return hp
+
+
+def space_table(space: keras_tuner.HyperParameters) -> str:
+    """The search space: one row per hyperparameter, with its range or values and its condition."""
+    rows = [("name", "type", "values", "default", "active when")]
+    for parameter in space.space:
+        config = parameter.get_config()
+        if "values" in config:
+            values = ", ".join(map(str, config["values"]))
+        elif "min_value" in config:
+            values = f"{config['min_value']} .. {config['max_value']}"
+            if config.get("step"):
+                values += f" step {config['step']}"
+            if config.get("sampling") not in (None, "linear"):
+                values += f" ({config['sampling']})"
+        elif "value" in config:
+            values = str(config["value"])
+        else:
+            values = "True, False"
+        conditions = "; ".join(f"{c.name} in {list(c.values)}" for c in parameter.conditions
+                               if hasattr(c, "name")) or "always"
+        rows.append((parameter.name, type(parameter).__name__, values, str(parameter.default), conditions))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+
+
+# -- results ------------------------------------------------------------------------------------
+
+
+def trial_records(tuner: keras_tuner.Tuner) -> list[dict[str, Any]]:
+    """Every trial: id, status, score, best step, hyperparameters, and its failure message."""
+    records = []
+    for trial_id, trial in sorted(tuner.oracle.trials.items()):
+        values = {k: v for k, v in trial.hyperparameters.values.items()}
+        records.append({"trial": trial_id, "status": trial.status, "score": trial.score, "best_step": trial.best_step,
+                        "hyperparameters": values, "message": getattr(trial, "message", None)})
+    return records
+
+
+def best_spec(spec: Spec, tuner: keras_tuner.Tuner) -> tuple[Spec, dict]:
+    """The best trial written back as a plain spec: markers replaced, no `tune` section."""
+    best = tuner.oracle.get_best_trials(1)
+    if not best:
+        raise SpecError("no trial finished, so there is no best configuration; see results.csv for the failures.")
+    trial = best[0]
+    tree = spec.with_hyperparameters(trial.hyperparameters.copy()).tree
+    tree = {key: value for key, value in tree.items() if key != "tune"}
+    epochs = trial.hyperparameters.values.get("tuner/epochs")
+    if epochs:  # Hyperband trained the best model for this many epochs in all
+        tree.setdefault("train", {})["epochs"] = int(epochs)
+    return load_spec(tree), {"trial": trial.trial_id, "score": trial.score, "objective": tuner.oracle.objective.name}
+
+
+def _importance(records: list[dict], names: list[str]) -> dict[str, float]:
+    """How strongly each hyperparameter goes with the score: |Spearman rho| for numbers, the spread of
+    per-value mean scores (relative to the score spread) for categories."""
+    done = [r for r in records if r["score"] is not None and math.isfinite(r["score"])]
+    scores = np.array([r["score"] for r in done], dtype="float64")
+    importance = {}
+    if len(done) < 3 or scores.std() == 0:
+        return importance
+    for name in names:
+        values = [r["hyperparameters"].get(name) for r in done]
+        if any(v is None for v in values) or len(set(map(str, values))) < 2:
+            continue
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            ranks = np.argsort(np.argsort(values)).astype("float64")
+            score_ranks = np.argsort(np.argsort(scores)).astype("float64")
+            rho = np.corrcoef(ranks, score_ranks)[0, 1]
+            importance[name] = float(abs(rho)) if math.isfinite(rho) else 0.0
+        else:
+            means = [scores[[str(v) == str(u) for v in values]].mean() for u in set(map(str, values))]
+            importance[name] = float((max(means) - min(means)) / (scores.max() - scores.min()))
+    return importance
+
+
+def write_results(spec: Spec, tuner: keras_tuner.Tuner, directory: Path) -> dict[str, Any]:
+    """results.csv / results.json, best.yaml and search.png; returns the summary."""
+    import csv
+    import io
+
+    records = trial_records(tuner)
+    names = sorted({k for r in records for k in r["hyperparameters"] if not k.startswith("tuner/")})
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["trial", "status", "score", "best_step", *names, "message"])
+    for r in records:
+        writer.writerow([r["trial"], r["status"], r["score"], r["best_step"], *[r["hyperparameters"].get(n) for n in names], r["message"] or ""])
+    write_text(directory / "results.csv", buffer.getvalue())
+    importance = _importance(records, names)
+    summary: dict[str, Any] = {"objective": tuner.oracle.objective.name, "direction": tuner.oracle.objective.direction,
+                               "trials": records, "importance": importance,
+                               "counts": {s: sum(r["status"] == s for r in records) for s in sorted({r["status"] for r in records})}}
+    try:
+        best, about = best_spec(spec, tuner)
+    except SpecError:
+        best, about = None, None
+    if best is not None:
+        header = (f"# The best trial ({about['trial']}) of `zoo tune {spec.source}`: {about['objective']} = {about['score']:.6g}.\n"
+                  f"# Train it with: zoo train {directory / 'best.yaml'}\n")
+        write_text(directory / "best.yaml", header + best.to_yaml())
+        summary["best"] = about
+    write_json(directory / "results.json", summary)
+    _plot_search(records, importance, summary["objective"], directory / "search.png")
+    return summary
+
+
+def _plot_search(records: list[dict], importance: dict[str, float], objective: str, target: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = [r for r in records if r["score"] is not None and math.isfinite(r["score"])]
+    top = sorted(importance, key=importance.get, reverse=True)[:3]
+    figure, axes = plt.subplots(1, 1 + len(top), figsize=(4.5 * (1 + len(top)), 3.5), squeeze=False)
+    axes[0][0].plot(range(1, len(done) + 1), [r["score"] for r in done], "o-")
+    axes[0][0].set_xlabel("finished trial")
+    axes[0][0].set_ylabel(objective)
+    for axis, name in zip(axes[0][1:], top):
+        values = [r["hyperparameters"].get(name) for r in done]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            axis.scatter(values, [r["score"] for r in done])
+        else:
+            labels = sorted(set(map(str, values)))
+            axis.scatter([labels.index(str(v)) for v in values], [r["score"] for r in done])
+            axis.set_xticks(range(len(labels)), labels, rotation=30)
+        axis.set_xlabel(f"{name} (importance {importance[name]:.2f})")
+        axis.set_ylabel(objective)
+    figure.tight_layout()
+    with atomic_path(target) as temporary:
+        figure.savefig(temporary, format="png", dpi=100)
+    plt.close(figure)
+
+
+def results_table(summary: dict[str, Any], top: int = 5) -> str:
+    """The best trials, their hyperparameters and scores, as `zoo tune` prints them."""
+    done = [r for r in summary["trials"] if r["score"] is not None and math.isfinite(r["score"])]
+    done.sort(key=lambda r: r["score"], reverse=summary["direction"] == "max")
+    lines = [f"best {min(top, len(done))} of {len(summary['trials'])} trials by {summary['objective']} "
+             f"({', '.join(f'{n} {s.lower()}' for s, n in summary['counts'].items())}):"]
+    for r in done[:top]:
+        shown = ", ".join(f"{k}={_short(v)}" for k, v in r["hyperparameters"].items() if not k.startswith("tuner/"))
+        lines.append(f"  trial {r['trial']}  {summary['objective']} {r['score']:.4f}  {shown}")
+    return "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def tune(
+    spec: Spec | str | Path,
+    overrides: Sequence[str] = (),
+    resume: bool = False,
+    overwrite: bool = False,
+    verbose: int | str = 0,
+    report=print,
+) -> dict[str, Any]:
+    """Run the search a spec's `tune` section describes; write the results beside KerasTuner's state.
+
+    Args:
+        resume: continue the search in the spec's search directory (finished trials are kept).
+        overwrite: start again, deleting an earlier search there.
+        report: where the budget, the space and the results table are printed.
+    """
+    if not isinstance(spec, Spec):
+        spec = load_spec(spec, overrides)
+    if not spec.markers:
+        raise spec.error(("tune",), "the spec has no {hp: ...} markers, so there is nothing to search.")
+    directory = search_directory(spec)
+    if (directory / "oracle.json").exists() and not (resume or overwrite):
+        raise SpecError(f"{directory} already holds a search: continue it with --resume, or start again with --overwrite.")
+    if resume and not (directory / "oracle.json").exists():
+        raise SpecError(f"{directory} holds no search to resume.")
+    hypermodel = build_hypermodel(spec, verbose=verbose)
+    tuner = make_tuner(spec, hypermodel, overwrite=overwrite)
+    report(f"search: {budget(spec, tuner)}")
+    report(space_table(full_space(spec)))
+    limit = spec.get("tune", "max_time")
+    if limit:
+        hypermodel.deadline = time.monotonic() + limit
+    policy = keras.mixed_precision.dtype_policy()
+    started = time.perf_counter()
+    try:
+        tuner.search(callbacks=[keras.callbacks.TensorBoard(str(directory / "tensorboard"), write_graph=False, profile_batch=0)],
+                     verbose=verbose)
+    except RuntimeError as error:
+        if "consecutive failures" not in str(error):
+            raise
+        failed = [r for r in trial_records(tuner) if r["status"] == "FAILED"]
+        last = (failed[-1]["message"] or "").strip().splitlines()
+        raise SpecError(f"the search stopped: {error} (tune.max_consecutive_failed_trials). "
+                        f"The last failure: {last[-1] if last else 'unknown'}. Every trial is in {directory}.") from None
+    finally:
+        keras.mixed_precision.set_dtype_policy(policy)
+    if not _is_chief():
+        report(f"worker {tuner.tuner_id}: no more trials ({time.perf_counter() - started:.1f}s)")
+        return {"worker": tuner.tuner_id}
+    summary = write_results(spec, tuner, directory)
+    summary["wall_time_s"] = round(time.perf_counter() - started, 3)
+    summary["directory"] = str(directory)
+    report(results_table(summary, spec.get("tune", "top", default=5)))
+    report(f"written: {directory}/results.csv, results.json, best.yaml, search.png, tensorboard/")
+    return summary
+
+
+def _is_chief() -> bool:
+    """A worker of a distributed search leaves the results to the chief."""
+    import os
+
+    return "KERASTUNER_ORACLE_IP" not in os.environ or os.environ.get("KERASTUNER_TUNER_ID") == "chief"
