@@ -91,6 +91,9 @@ class SpecHyperModel(keras_tuner.HyperModel):
         if trial_dir is not None:
             # A trial killed at epoch 40 of 50 resumes at epoch 40 when the search resumes.
             callbacks.append(keras.callbacks.BackupAndRestore(str(trial_dir / "backup"), double_checkpoint=True))
+        log = _ExecutionLog(trial_dir / "executions.jsonl") if trial_dir is not None else None
+        if log is not None:
+            callbacks.append(log)
         if "pretrain" in spec.tree and not kwargs.get("initial_epoch"):
             pretrain_model(spec, model, data, verbose=0)
         verbose = kwargs.pop("verbose", self.verbose)
@@ -103,6 +106,34 @@ class SpecHyperModel(keras_tuner.HyperModel):
         if self.deadline is not None and time.monotonic() > self.deadline and self.oracle is not None:
             self.oracle.max_trials = len(self.oracle.trials)  # the time budget: no new trial starts
         return history
+
+
+class _ExecutionLog(keras.callbacks.Callback):
+    """One line per start and per end of a trial's training, with the tuner that ran it:
+    which worker ran what, and whether a trial was interrupted and picked up again."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+    def _write(self, event: str, **extra) -> None:
+        import os
+
+        line = {"event": event, "tuner_id": os.environ.get("KERASTUNER_TUNER_ID", "tuner0"), "pid": os.getpid(),
+                "time": time.time(), **extra}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a") as stream:
+            stream.write(json.dumps(line) + "\n")
+
+    def on_train_begin(self, logs=None):
+        self.epochs = 0
+        self._write("started")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs += 1
+
+    def on_train_end(self, logs=None):
+        self._write("finished", epochs=self.epochs)
 
 
 def _trial_dir(callbacks: list) -> Path | None:
@@ -190,7 +221,7 @@ def budget(spec: Spec, tuner: keras_tuner.Tuner) -> str:
     else:
         epochs = spec.with_hyperparameters().get("train", "epochs", default=10)
         trials = oracle.max_trials
-        grid = _grid_size(oracle.get_space()) if isinstance(oracle, keras_tuner.oracles.GridSearchOracle) else None
+        grid = _grid_size(full_space(spec)) if isinstance(oracle, keras_tuner.oracles.GridSearchOracle) else None
         if grid is not None:
             trials = min(trials, grid) if trials else grid
         shown = "unbounded" if not trials else str(trials)
@@ -207,18 +238,21 @@ def _is_tuned(spec: Spec, path: tuple) -> bool:
 
 
 def _grid_size(space: keras_tuner.HyperParameters) -> int | None:
+    """How many points a grid search over `space` visits; None when a Float has no step."""
     size = 1
     for parameter in space.space:
-        values = getattr(parameter, "values", None)
-        if values is None and isinstance(parameter, keras_tuner.engine.hyperparameters.Boolean):
-            values = [True, False]
-        elif values is None and isinstance(parameter, keras_tuner.engine.hyperparameters.Int):
-            values = range(parameter.min_value, parameter.max_value + 1, parameter.step or 1)
-        elif values is None and isinstance(parameter, keras_tuner.engine.hyperparameters.Fixed):
-            values = [parameter.value]
-        if values is None:
+        config, kind = parameter.get_config(), type(parameter).__name__
+        if "values" in config:
+            count = len(config["values"])
+        elif kind == "Boolean":
+            count = 2
+        elif kind == "Fixed":
+            count = 1
+        elif kind == "Int":
+            count = len(range(config["min_value"], config["max_value"] + 1, config.get("step") or 1))
+        else:
             return None
-        size *= len(values)
+        size *= count
     return size
 
 
@@ -404,9 +438,9 @@ def tune(
     if not spec.markers:
         raise spec.error(("tune",), "the spec has no {hp: ...} markers, so there is nothing to search.")
     directory = search_directory(spec)
-    if (directory / "oracle.json").exists() and not (resume or overwrite):
+    if _is_chief() and (directory / "oracle.json").exists() and not (resume or overwrite):
         raise SpecError(f"{directory} already holds a search: continue it with --resume, or start again with --overwrite.")
-    if resume and not (directory / "oracle.json").exists():
+    if _is_chief() and resume and not (directory / "oracle.json").exists():
         raise SpecError(f"{directory} holds no search to resume.")
     hypermodel = build_hypermodel(spec, verbose=verbose)
     tuner = make_tuner(spec, hypermodel, overwrite=overwrite)
@@ -425,8 +459,9 @@ def tune(
             raise
         failed = [r for r in trial_records(tuner) if r["status"] == "FAILED"]
         last = (failed[-1]["message"] or "").strip().splitlines()
-        raise SpecError(f"the search stopped: {error} (tune.max_consecutive_failed_trials). "
-                        f"The last failure: {last[-1] if last else 'unknown'}. Every trial is in {directory}.") from None
+        reason = str(error).strip().splitlines()[0]
+        raise SpecError(f"the search stopped: {reason} (tune.max_consecutive_failed_trials). "
+                        f"The last failure: {last[-1] if last else 'unknown'} Every trial is in {directory}.") from None
     finally:
         keras.mixed_precision.set_dtype_policy(policy)
     if not _is_chief():

@@ -1,0 +1,308 @@
+"""`zoo tune`: every tuner from a spec, markers everywhere, best.yaml, failures, kill and resume,
+memory across trials, and KerasTuner's chief/worker mode on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras_tuner
+import pytest
+import yaml
+
+from builders.errors import SpecError
+from builders.spec import load_spec
+from builders.train import train
+from builders.tune import build_hypermodel, tune
+from tests.conftest import ROOT
+
+TINY = """\
+version: 1
+name: tiny_tune
+seed: 3
+data: {source: {sklearn: digits}, validation_split: 0.2, rescale: 0.0625, batch_size: 64}
+model:
+  layers:
+    - Dense: {units: {hp: Int, min_value: 8, max_value: 32, step: 8}, activation: relu}
+    - Dense: {units: 10, activation: softmax}
+train:
+  optimizer: {Adam: {learning_rate: {hp: Choice, values: [0.003, 0.01]}}}
+  metrics: [accuracy]
+  epochs: 2
+tune:
+  tuner: TUNER
+  objective: val_accuracy
+  max_trials: 3
+  directory: DIRECTORY
+output: {tensorboard: false}
+"""
+
+
+def _spec(tmp_path: Path, tuner: str = "{RandomSearch: {}}", text: str = TINY) -> str:
+    return text.replace("TUNER", tuner).replace("DIRECTORY", str(tmp_path / "search"))
+
+
+def _quiet(*_):
+    pass
+
+
+@pytest.mark.parametrize("tuner, trials", [
+    ("{RandomSearch: {}}", 3),
+    ("{GridSearch: {}}", 3),
+    ("{BayesianOptimization: {num_initial_points: 2}}", 3),
+    ("{Hyperband: {max_epochs: 3, factor: 3}}", None),
+])
+def test_every_tuner_runs_end_to_end_from_a_spec(tmp_path, tuner, trials):
+    text = _spec(tmp_path, tuner)
+    if "Hyperband" in tuner:
+        text = text.replace("  max_trials: 3\n", "")
+    printed = []
+    summary = tune(load_spec(text), report=printed.append)
+    directory = tmp_path / "search" / "tiny_tune"
+    records = summary["trials"]
+    assert all(r["status"] == "COMPLETED" for r in records)
+    if trials:
+        assert len(records) == trials
+    else:  # Hyperband, max_epochs 3, factor 3: 2 brackets; 3 + 1 models in round 0, 1 promoted
+        assert "Hyperband, max_epochs=3, factor=3: 2 brackets" in printed[0]
+        assert len(records) >= 4
+    assert len({json.dumps({k: v for k, v in r["hyperparameters"].items() if not k.startswith("tuner/")}, sort_keys=True)
+                for r in records}) >= 2
+    for name in ("results.csv", "results.json", "best.yaml", "search.png", "oracle.json"):
+        assert (directory / name).exists(), name
+    best = yaml.safe_load((directory / "best.yaml").read_text())
+    assert "tune" not in best and "hp" not in json.dumps(best)
+    assert "best" in printed[-2] and "val_accuracy" in printed[-2]
+
+
+def test_budget_and_space_are_printed_before_the_search(tmp_path):
+    printed = []
+    text = _spec(tmp_path).replace("    - Dense: {units: {hp: Int, min_value: 8, max_value: 32, step: 8}, activation: relu}\n",
+                                   "    - repeat: {hp: Int, min_value: 1, max_value: 2, name: depth}\n"
+                                   "      layers: [Dense: {units: {hp: Int, min_value: 8, max_value: 32, step: 8, name: units}, activation: relu}]\n")
+    tune(load_spec(text), report=printed.append)
+    assert printed[0] == "search: RandomSearch: 3 trials x 2 epochs x 1 execution(s) = 6 epochs at most"
+    table = printed[1].splitlines()
+    assert table[0].split() == ["name", "type", "values", "default", "active", "when"]
+    rows = {line.split()[0]: line for line in table[1:]}
+    assert set(rows) == {"depth", "units[0]", "units[1]", "train.optimizer.Adam.learning_rate"}
+    assert "depth in [2]" in rows["units[1]"] and "depth in [1, 2]" in rows["units[0]"]
+
+
+def test_markers_in_every_section_resolve_per_trial(tmp_path):
+    text = _spec(tmp_path).replace("batch_size: 64", "batch_size: {hp: Choice, values: [32, 128]}").replace(
+        "  epochs: 2\n", "  epochs: {hp: Int, min_value: 1, max_value: 2}\n"
+        "  callbacks: [EarlyStopping: {monitor: val_loss, patience: {hp: Int, min_value: 1, max_value: 3}}]\n").replace(
+        "model:\n", "model:\n  defaults: {kernel_initializer: {hp: Choice, values: [he_normal, glorot_uniform]}}\n")
+    spec = load_spec(text)
+    hypermodel = build_hypermodel(spec)
+    hp = keras_tuner.HyperParameters()
+    hp.values.update({"data.batch_size": 128, "model.defaults.kernel_initializer": "he_normal", "train.epochs": 1,
+                      "train.callbacks[0].EarlyStopping.patience": 3})
+    model = hypermodel.build(hp)
+    assert type(model.layers[2].kernel_initializer).__name__ == "HeNormal"  # after the input and Rescaling
+    history = hypermodel.fit(hp, model)
+    assert len(history.history["loss"]) == 1
+    assert hypermodel.data(hypermodel.resolved(hp)).train.element_spec[0].shape[0] in (128, None)
+    assert next(iter(hypermodel.data(hypermodel.resolved(hp)).train))[0].shape[0] == 128
+    assert {p.name for p in hp.space} >= {"data.batch_size", "train.epochs", "train.callbacks[0].EarlyStopping.patience",
+                                          "model.defaults.kernel_initializer", "model.layers[0].Dense.units"}
+    summary = tune(spec, report=_quiet)
+    assert all(r["status"] == "COMPLETED" for r in summary["trials"])
+
+
+def test_best_yaml_retrains_to_the_recorded_score(tmp_path):
+    text = _spec(tmp_path).replace("seed: 3\n", "seed: 3\nruntime: {deterministic: true}\n")
+    summary = tune(load_spec(text), report=_quiet)
+    best = tmp_path / "search" / "tiny_tune" / "best.yaml"
+    result = train(best, run_dir=tmp_path / "retrained", quiet=True)
+    recorded = summary["best"]["score"]
+    assert max(result.history["val_accuracy"]) == pytest.approx(recorded, abs=0.02)
+
+
+def test_failing_trials_are_recorded_and_the_search_goes_on(tmp_path):
+    """A trial whose learning rate makes the loss NaN, and a trial whose activation does not exist."""
+    text = _spec(tmp_path, "{GridSearch: {}}").replace(
+        "learning_rate: {hp: Choice, values: [0.003, 0.01]}", "learning_rate: {hp: Choice, values: [0.003, 1.0e+30]}").replace(
+        "activation: relu}", "activation: {hp: Choice, values: [relu, no_such_activation]}}").replace(
+        "{hp: Int, min_value: 8, max_value: 32, step: 8}", "16").replace("max_trials: 3", "max_trials: 4").replace(
+        "objective: val_accuracy\n", "objective: val_accuracy\n  max_consecutive_failed_trials: 5\n")
+    summary = tune(load_spec(text), report=_quiet)
+    statuses = {(r["hyperparameters"]["model.layers[0].Dense.activation"], r["hyperparameters"]["train.optimizer.Adam.learning_rate"]): r
+                for r in summary["trials"]}
+    assert statuses[("relu", 0.003)]["status"] == "COMPLETED"
+    assert statuses[("relu", 1e30)]["status"] == "FAILED" and "NaN or infinite" in statuses[("relu", 1e30)]["message"]
+    assert statuses[("no_such_activation", 0.003)]["status"] == "FAILED"
+    assert "unknown activation" in statuses[("no_such_activation", 0.003)]["message"]
+    assert summary["best"]["score"] == statuses[("relu", 0.003)]["score"]
+
+
+def test_too_many_consecutive_failures_is_a_clear_error(tmp_path):
+    text = _spec(tmp_path).replace("learning_rate: {hp: Choice, values: [0.003, 0.01]}", "learning_rate: {hp: Choice, values: [1.0e+30, 1.0e+31]}")
+    with pytest.raises(SpecError, match="consecutive failures.*NaN or infinite"):
+        tune(load_spec(text), report=_quiet)
+
+
+def test_an_existing_search_needs_resume_or_overwrite(tmp_path):
+    text = _spec(tmp_path).replace("max_trials: 3", "max_trials: 1")
+    tune(load_spec(text), report=_quiet)
+    with pytest.raises(SpecError, match="--resume"):
+        tune(load_spec(text), report=_quiet)
+    assert len(tune(load_spec(text), resume=True, report=_quiet)["trials"]) == 1
+    with pytest.raises(SpecError, match="no search to resume"):
+        tune(load_spec(text.replace("name: tiny_tune", "name: other")), resume=True, report=_quiet)
+    with pytest.raises(SpecError, match="Hyperband sets its own number of trials"):
+        tune(load_spec(_spec(tmp_path, "{Hyperband: {max_epochs: 3}}").replace("name: tiny_tune", "name: hb")), report=_quiet)
+    with pytest.raises(SpecError, match="Did you mean 'RandomSearch'"):
+        tune(load_spec(_spec(tmp_path, "RandomSerch").replace("name: tiny_tune", "name: typo")), report=_quiet)
+
+
+def _zoo(*arguments, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "builders.cli", *arguments], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}, **kwargs)
+
+
+def _trials(directory: Path) -> dict[str, dict]:
+    trials = {}
+    for path in sorted(directory.glob("trial_*/trial.json")):
+        try:
+            trials[path.parent.name] = json.loads(path.read_text())
+        except json.JSONDecodeError:  # being written
+            pass
+    return trials
+
+
+def _executions(directory: Path, trial: str) -> list[dict]:
+    path = directory / trial / "executions.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_a_search_killed_with_sigkill_resumes_with_every_finished_trial_kept(tmp_path):
+    text = _spec(tmp_path).replace("max_trials: 3", "max_trials: 6").replace("epochs: 2", "epochs: 6")
+    spec = tmp_path / "tune.yaml"
+    spec.write_text(text)
+    directory = tmp_path / "search" / "tiny_tune"
+    process = _zoo("tune", str(spec))
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        done = [t for t, trial in _trials(directory).items() if trial["status"] == "COMPLETED"]
+        running = [t for t in (directory.glob("trial_*")) if (t / "executions.jsonl").exists() and t.name not in done]
+        if len(done) >= 2 and running:
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = {t: trial for t, trial in _trials(directory).items() if trial["status"] == "COMPLETED"}
+    assert len(before) >= 2
+    resumed = _zoo("tune", str(spec), "--resume")
+    output, _ = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, output[-3000:]
+    after = _trials(directory)
+    assert len(after) == 6 and all(trial["status"] == "COMPLETED" for trial in after.values())
+    for trial, record in before.items():  # kept, not re-run
+        assert after[trial]["score"] == record["score"]
+        assert [e["event"] for e in _executions(directory, trial)] == ["started", "finished"]
+    # the trial that was running when the process died ran again after the resume, and finished
+    interrupted = [t for t in after if t not in before and _executions(directory, t)[0]["pid"] == process.pid]
+    for trial in interrupted:
+        assert [e["event"] for e in _executions(directory, trial)][-1] == "finished"
+
+
+MEMORY_SCRIPT = """
+import json, os, sys, psutil, keras, keras_tuner
+from builders.spec import load_spec
+from builders.tune import tune
+rss = []
+class Record(keras.callbacks.Callback):
+    def on_train_end(self, logs=None):
+        rss.append(psutil.Process().memory_info().rss)
+spec = load_spec(sys.argv[1])
+import builders.tune as t
+original = t.SpecHyperModel.fit
+def fit(self, hp, model, *args, **kwargs):
+    kwargs["callbacks"] = list(kwargs.get("callbacks") or []) + [Record()]
+    return original(self, hp, model, *args, **kwargs)
+t.SpecHyperModel.fit = fit
+tune(spec, report=lambda *_: None)
+print(json.dumps(rss))
+"""
+
+
+def test_memory_stays_flat_over_thirty_trials(tmp_path):
+    text = _spec(tmp_path).replace("max_trials: 3", "max_trials: 30").replace("epochs: 2", "epochs: 1").replace(
+        "{hp: Int, min_value: 8, max_value: 32, step: 8}", "{hp: Int, min_value: 8, max_value: 256, step: 8}")
+    spec = tmp_path / "tune.yaml"
+    spec.write_text(text)
+    result = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(spec)], capture_output=True, text=True, cwd=ROOT,
+                            timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    rss = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(rss) == 30
+    early, late = sorted(rss[5:10])[2], sorted(rss[25:30])[2]  # medians of trials 6-10 and 26-30
+    assert late <= 1.2 * early, f"resident memory grew from {early / 2**20:.0f} MiB to {late / 2**20:.0f} MiB"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_chief_and_two_workers_on_loopback_do_every_trial_once_and_survive_a_killed_worker(tmp_path):
+    text = _spec(tmp_path).replace("max_trials: 3", "max_trials: 8").replace("epochs: 2", "epochs: 4")
+    spec = tmp_path / "tune.yaml"
+    spec.write_text(text)
+    directory = tmp_path / "search" / "tiny_tune"
+    oracle = f"127.0.0.1:{_free_port()}"
+    processes = []
+    try:
+        chief = _zoo("tune", str(spec), "--distributed", "chief", "--oracle", oracle)
+        processes.append(chief)
+        time.sleep(2)
+        workers = {name: _zoo("tune", str(spec), "--distributed", "worker", "--oracle", oracle, "--tuner-id", name) for name in ("w0", "w1")}
+        processes.extend(workers.values())
+        # kill w1 while it is training a trial
+        deadline = time.time() + 240
+        victim = None
+        while time.time() < deadline and victim is None:
+            for trial in directory.glob("trial_*"):
+                events = _executions(directory, trial.name)
+                if events and events[-1]["tuner_id"] == "w1" and events[-1]["event"] == "started" and any(
+                        e["tuner_id"] == "w1" and e["event"] == "finished" for t in directory.glob("trial_*") for e in _executions(directory, t.name)):
+                    victim = trial.name
+            time.sleep(0.1)
+        assert victim, "w1 never started a second trial"
+        workers["w1"].send_signal(signal.SIGKILL)
+        workers["w1"].wait()
+        # the search goes on without it: w0 takes the remaining trials
+        w0_output, _ = workers["w0"].communicate(timeout=300)
+        assert workers["w0"].returncode == 0, w0_output[-3000:]
+        others = [t for t, trial in _trials(directory).items() if t != victim]
+        assert len(others) == 7 and all(_trials(directory)[t]["status"] == "COMPLETED" for t in others)
+        # the chief waits for the killed worker's trial; w1 restarted with its id picks it up
+        assert chief.poll() is None
+        restarted = _zoo("tune", str(spec), "--distributed", "worker", "--oracle", oracle, "--tuner-id", "w1")
+        processes.append(restarted)
+        output, _ = restarted.communicate(timeout=300)
+        assert restarted.returncode == 0, output[-3000:]
+        chief_output, _ = chief.communicate(timeout=120)
+        assert chief.returncode == 0, chief_output[-3000:]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    trials = _trials(directory)
+    assert len(trials) == 8 and all(trial["status"] == "COMPLETED" for trial in trials.values())
+    for trial in trials:  # every trial finished exactly once
+        finished = [e for e in _executions(directory, trial) if e["event"] == "finished"]
+        assert len(finished) == 1, (trial, _executions(directory, trial))
+    runners = {e["tuner_id"] for t in trials for e in _executions(directory, t)}
+    assert runners == {"w0", "w1"}
+    assert "best 5 of 8 trials" in chief_output and (directory / "best.yaml").exists()
