@@ -282,6 +282,8 @@ SCHEMA: dict[str, Any] = {
                 "precision": {"enum": ["float32", "mixed_float16", "mixed_bfloat16"]},
                 "jit_compile": {"anyOf": [{"type": "boolean"}, {"const": "auto"}], "description": "true, false or auto"},
                 "deterministic": {"type": "boolean"},
+                "strategy": {"enum": ["default", "mirrored", "multi_worker"],
+                             "description": "default, mirrored (this machine's GPUs) or multi_worker (TF_CONFIG)"},
             },
         },
         "output": {

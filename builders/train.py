@@ -29,7 +29,7 @@ import keras
 import numpy as np
 
 from builders.data import Data, load_data
-from builders.errors import SpecError
+from builders.errors import SpecError, closest
 from builders.files import atomic_path, write_json, write_text
 from builders.model import build_model, reconstructs
 from builders.resolve import resolve
@@ -37,7 +37,8 @@ from builders.spec import Spec, load_spec
 from callbacks import ActivationMonitor, GradientMonitor, UnfreezeSchedule, greedy_layerwise_pretrain, probe_batch
 from callbacks.chain import chain_of
 
-__all__ = ["RunResult", "train", "resume", "evaluate", "predict", "apply_runtime", "spec_callbacks", "fit_data", "pretrain_model"]
+__all__ = ["RunResult", "train", "resume", "evaluate", "predict", "apply_runtime", "spec_callbacks", "fit_data", "pretrain_model",
+           "distribution_strategy"]
 
 COMPLETE_MARKER = "metrics.json"
 
@@ -222,7 +223,7 @@ def spec_callbacks(spec: Spec, data: Data, model: keras.Model, epochs: int, log_
     unfreeze = spec.get("transfer", "unfreeze")
     if unfreeze:
         user.append(UnfreezeSchedule(**unfreeze))
-    _check_monitors(spec, user, data)
+    _check_monitors(spec, user, data, model)
     _check_learning_rate_control(spec, user, model)
     _check_unfreezing(spec, user, model, epochs)
     _give_probes(spec, user, data, log_dir)
@@ -286,16 +287,46 @@ def _check_learning_rate_control(spec: Spec, callbacks: list, model: keras.Model
             )
 
 
-def _check_monitors(spec: Spec, callbacks: list, data: Data) -> None:
+def _check_monitors(spec: Spec, callbacks: list, data: Data, model: keras.Model) -> None:
     """A callback that monitors a quantity that will never be logged is an error now, not a warning later."""
+    logged = _logged_names(model, data)
     for index, callback in enumerate(callbacks):
         monitor = getattr(callback, "monitor", None)
-        if isinstance(monitor, str) and monitor.startswith("val_") and data.validation is None:
+        if not isinstance(monitor, str):
+            continue
+        if monitor.startswith("val_") and data.validation is None:
             raise spec.error(
                 ("train", "callbacks", index),
                 f"{type(callback).__name__} monitors {monitor!r}, but there is no validation data; "
                 "add data.validation_split or data.validation, or monitor a training metric.",
             )
+        if logged is not None and monitor not in logged:
+            raise spec.error(
+                ("train", "callbacks", index),
+                f"{type(callback).__name__} monitors {monitor!r}, which training does not log; it logs "
+                f"{', '.join(sorted(logged))}.",
+                closest(monitor, sorted(logged)),
+            )
+
+
+def _logged_names(model: keras.Model, data: Data) -> set[str] | None:
+    """What `fit` will put in the epoch logs: loss, each compiled metric's name, their val_ twins;
+    None when the model's metrics are not plain enough to tell (several outputs)."""
+    config = model.get_compile_config() or {}
+    metrics = config.get("metrics") or []
+    if isinstance(metrics, dict) or len(model.outputs) > 1:
+        return None
+    names = {"loss"}
+    for metric in metrics:
+        if isinstance(metric, str):
+            names.add(metric)
+        elif isinstance(metric, dict) and isinstance(metric.get("config"), dict) and "name" in metric["config"]:
+            names.add(metric["config"]["name"])
+        else:
+            return None
+    if data.validation is not None:
+        names |= {f"val_{name}" for name in names}
+    return names | {"learning_rate"}
 
 
 def train(
@@ -342,10 +373,42 @@ def _run(spec: Spec, run_dir: Path, quiet: bool, verbose: int | str) -> RunResul
         keras.mixed_precision.set_dtype_policy(policy)  # a mixed-precision run leaves the caller's policy alone
 
 
+_STRATEGIES: dict[str, Any] = {}
+
+
+def distribution_strategy(spec: Spec) -> Any:
+    """`runtime.strategy` as a `tf.distribute` strategy (one per process), or None for Keras's default.
+
+    mirrored: `MirroredStrategy`, synchronous data parallelism over this machine's GPUs
+    (one replica on a CPU-only machine). multi_worker is refused with the reason:
+    Keras 3's `fit` fails under `MultiWorkerMirroredStrategy` (keras-team/keras#20585).
+    """
+    name = spec.get("runtime", "strategy", default="default")
+    if name == "default":
+        return None
+    if name == "multi_worker":
+        raise spec.error(("runtime", "strategy"), "multi_worker is not available: Keras 3's model.fit fails under "
+                         "tf.distribute.MultiWorkerMirroredStrategy (its TensorFlow trainer cannot reduce the per-replica "
+                         "input batches; keras-team/keras#20585, open). Use mirrored for the GPUs of one machine, or spread "
+                         "a search over machines with zoo tune --distributed.")
+    if keras.backend.backend() != "tensorflow":
+        raise spec.error(("runtime", "strategy"), f"runtime.strategy {name} needs the TensorFlow backend, not {keras.backend.backend()}.")
+    if name not in _STRATEGIES:
+        import tensorflow as tf
+
+        _STRATEGIES[name] = tf.distribute.MirroredStrategy()
+    return _STRATEGIES[name]
+
+
 def _fit(spec: Spec, run_dir: Path, quiet: bool, verbose: int | str) -> RunResult:
+    strategy = distribution_strategy(spec)
     apply_runtime(spec)
     data = load_data(spec)
-    model = build_model(spec, data.info)
+    if strategy is None:
+        model = build_model(spec, data.info)
+    else:
+        with strategy.scope():  # variables, optimizer slots and metrics mirrored across replicas
+            model = build_model(spec, data.info)
     data = fit_data(spec, model, data)
     epochs = spec.get("train", "epochs", default=10)
     callbacks = _callbacks(spec, run_dir, epochs, quiet, data, model)

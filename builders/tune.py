@@ -37,7 +37,7 @@ from builders.files import atomic_path, write_json, write_text
 from builders.model import build_model
 from builders.resolve import check_arguments, split_component
 from builders.spec import Spec, load_spec
-from builders.train import apply_runtime, fit_data, pretrain_model, spec_callbacks
+from builders.train import apply_runtime, distribution_strategy, fit_data, pretrain_model, spec_callbacks
 
 __all__ = ["SpecHyperModel", "build_hypermodel", "make_tuner", "tune", "budget", "space_table", "TUNERS"]
 
@@ -192,6 +192,9 @@ def make_tuner(spec: Spec, hypermodel: SpecHyperModel, overwrite: bool = False) 
             raise spec.error(("tune", "max_trials"), "Hyperband sets its own number of trials from max_epochs, factor "
                              "and hyperband_iterations; use max_time to bound it.")
         settings["max_trials"] = section["max_trials"]
+    strategy = distribution_strategy(spec)
+    if strategy is not None:
+        settings["distribution_strategy"] = strategy  # KerasTuner builds each trial's model in its scope
     settings.update(arguments)
     try:
         tuner = cls(**settings)

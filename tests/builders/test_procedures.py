@@ -197,3 +197,15 @@ def test_clipping_from_a_spec_turns_a_diverging_regression_into_one_that_trains(
                     run_dir=tmp_path / "clipped", quiet=True)
     assert clipped.epochs_run == 6
     assert np.isfinite(clipped.history["val_loss"][-1]) and clipped.history["loss"][-1] < 0.6 * clipped.history["loss"][0]
+
+
+@pytest.mark.parametrize("monitor, words", [
+    ("val_acc", "monitors 'val_acc', which training does not log.*Did you mean 'val_accuracy'"),
+    ("accuracy_val", "which training does not log"),
+])
+def test_a_monitor_that_is_never_logged_is_an_error_before_training(tmp_path, monitor, words):
+    text = DIGITS_SPEC + f"  callbacks: [EarlyStopping: {{monitor: {monitor}}}]\n"
+    with pytest.raises(SpecError, match=words) as error:
+        train(load_spec(text), run_dir=tmp_path / "run", quiet=True)
+    assert error.value.key_path == "train.callbacks[0]" and error.value.line == 22
+    assert not (tmp_path / "run" / "history.csv").exists()

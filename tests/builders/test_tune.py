@@ -76,6 +76,7 @@ def test_every_tuner_runs_end_to_end_from_a_spec(tmp_path, tuner, trials):
                 for r in records}) >= 2
     for name in ("results.csv", "results.json", "best.yaml", "search.png", "oracle.json"):
         assert (directory / name).exists(), name
+    assert list((directory / "tensorboard").rglob("events.out.tfevents.*"))  # KerasTuner's hparams logs, per trial
     best = yaml.safe_load((directory / "best.yaml").read_text())
     assert "tune" not in best and "hp" not in json.dumps(best)
     assert "best" in printed[-2] and "val_accuracy" in printed[-2]
@@ -147,6 +148,14 @@ def test_too_many_consecutive_failures_is_a_clear_error(tmp_path):
     text = _spec(tmp_path).replace("learning_rate: {hp: Choice, values: [0.003, 0.01]}", "learning_rate: {hp: Choice, values: [1.0e+30, 1.0e+31]}")
     with pytest.raises(SpecError, match="consecutive failures.*NaN or infinite"):
         tune(load_spec(text), report=_quiet)
+
+
+def test_the_time_budget_stops_new_trials(tmp_path):
+    text = _spec(tmp_path).replace("max_trials: 3", "max_trials: 5\n  max_time: 0.5")
+    printed = []
+    summary = tune(load_spec(text), report=printed.append)
+    assert len(summary["trials"]) == 1  # the first trial takes longer than 0.5 s; no other starts
+    assert "no trial starts after 0.5 s" in printed[0]
 
 
 def test_an_existing_search_needs_resume_or_overwrite(tmp_path):
