@@ -30,3 +30,15 @@ def test_multi_worker_is_refused_before_training_with_the_reason(tmp_path):
         train(spec, run_dir=tmp_path / "run", quiet=True)
     assert error.value.key_path == "runtime.strategy" and error.value.line == 22
     assert not (tmp_path / "run" / "history.csv").exists()
+
+
+def test_a_search_builds_every_trial_in_the_mirrored_strategy(tmp_path):
+    from builders.tune import build_hypermodel, make_tuner, tune
+
+    text = (DIGITS_SPEC.replace("units: 32", "units: {hp: Choice, values: [16, 32]}")
+            + f"runtime: {{strategy: mirrored}}\ntune: {{tuner: GridSearch, max_trials: 2, directory: {tmp_path}}}\n")
+    spec = load_spec(text)
+    tuner = make_tuner(spec, build_hypermodel(spec))
+    assert type(tuner.distribution_strategy).__name__ == "MirroredStrategy"
+    summary = tune(spec, overwrite=True, report=lambda *_: None)
+    assert [r["status"] for r in summary["trials"]] == ["COMPLETED", "COMPLETED"]
