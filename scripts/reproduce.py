@@ -288,7 +288,7 @@ EXPERIMENTS = [
                                             "data.batch_size=16"], spec="../digits_0to4.yaml"),
                ], _transfer, setup=("../digits_0to4.yaml", []),
                note="Held means the best reuse beats from-scratch by more than from-scratch's spread over the seeds. "
-                    "Digits 5-9 are easy from 50 labelled rows already; the frozen 0-4 features (Adam 1e-3, 20 epochs) "
+                    "Digits 5-9 are easy from 100 labelled rows already; the frozen 0-4 features (Adam 1e-3, 20 epochs) "
                     "fall well short, and fine-tuning only matches from-scratch."),
     Experiment("batch_size",
                "At equal epochs, tiny batches cost the most wall time; full batch makes the fewest updates.",
