@@ -29,7 +29,6 @@ from typing import Any, Sequence
 import keras
 import keras_tuner
 import numpy as np
-import yaml
 
 from builders.data import Data, load_data
 from builders.errors import SpecError, closest
@@ -174,7 +173,7 @@ def make_tuner(spec: Spec, hypermodel: SpecHyperModel, overwrite: bool = False) 
     if name not in TUNERS:
         raise spec.error(path, f"unknown tuner {name!r}; the tuners are {', '.join(TUNERS)}.", closest(name, TUNERS))
     cls = getattr(keras_tuner, name)
-    check_arguments(cls, {k: v for k, v in arguments.items()}, spec, path, name)
+    check_arguments(cls, arguments, spec, path, name)
     data = hypermodel.data(spec.with_hyperparameters())
     settings: dict[str, Any] = {
         "hypermodel": hypermodel,

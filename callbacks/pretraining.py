@@ -160,6 +160,16 @@ def _names(blocks: list[list[keras.layers.Layer]]) -> list[str]:
     return [layer.name for block in blocks for layer in block if layer.weights]
 
 
+def _train_layer(chain: Chain, k: int, freeze: bool) -> list[list[keras.layers.Layer]]:
+    """Hidden layers 1..k trainable, then 1..k-1 frozen again when `freeze`; returns the frozen ones."""
+    frozen = chain.hidden[: k - 1] if freeze else []
+    for block in chain.hidden[:k]:
+        set_trainable(block, True)
+    for block in frozen:
+        set_trainable(block, False)
+    return frozen
+
+
 def _phase_report(phase: int, kind: str, trained, frozen, epochs: int, started: float, logs: dict) -> dict[str, Any]:
     return {"phase": phase, "kind": kind, "trained": _names(trained), "frozen": _names(frozen), "epochs": epochs,
             "wall_time_s": round(time.perf_counter() - started, 3), **logs}
@@ -170,11 +180,7 @@ def _supervised(chain: Chain, train, epochs, optimizer, freeze, validation, batc
     head: list[keras.layers.Layer] = []
     for k, phase_epochs in enumerate(epochs, start=1):
         started = time.perf_counter()
-        frozen = chain.hidden[: k - 1] if freeze else []
-        for block in chain.hidden[:k]:
-            set_trainable(block, True)
-        for block in frozen:
-            set_trainable(block, False)
+        frozen = _train_layer(chain, k, freeze)
         head = [_fresh(layer) for layer in chain.head]
         inputs = chain.inputs()
         phase = keras.Model(inputs, chain.apply(inputs, chain.hidden[:k] + [head]), name=f"pretrain_{k}")
@@ -192,11 +198,7 @@ def _unsupervised(chain: Chain, train, epochs, head_epochs, optimizer, freeze, v
     x_train, x_validation = _inputs_only(train), _inputs_only(validation)
     for k, phase_epochs in enumerate(epochs, start=1):
         started = time.perf_counter()
-        frozen = chain.hidden[: k - 1] if freeze else []
-        for block in chain.hidden[:k]:
-            set_trainable(block, True)
-        for block in frozen:
-            set_trainable(block, False)
+        frozen = _train_layer(chain, k, freeze)
         inputs = chain.inputs()
         below = chain.apply(inputs, chain.hidden[: k - 1])
         if len(below.shape) != 2:

@@ -23,7 +23,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras
 import keras_tuner
-import numpy as np
 
 from builders.data import load_data
 from builders.spec import load_spec

@@ -78,18 +78,3 @@ def test_bias_variance_verdict(train_error, validation_error, verdict):
     # measured against a stated baseline: 15% train error is no bias problem when humans get 14%
     assert bias_variance_verdict(0.15, 0.16, baseline_error=0.14)["verdict"] == "neither"
 
-
-def test_importing_the_callbacks_pulls_in_no_builder_yaml_tuner_or_tfds():
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-
-    code = (
-        "import sys, callbacks\n"
-        "banned = ('builders', 'yaml', 'keras_tuner', 'tensorflow_datasets')\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in banned))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-1] == "[]"

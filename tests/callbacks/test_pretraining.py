@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import keras
-import numpy as np
 import pytest
 
 from callbacks import chain_of, greedy_layerwise_pretrain

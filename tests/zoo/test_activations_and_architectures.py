@@ -94,9 +94,10 @@ def test_registry_errors_and_descriptions():
         assert "input_shape (required)" in text and len(text.splitlines()) > 4
 
 
-def test_importing_the_zoo_pulls_in_no_builder_yaml_tuner_or_tfds():
+@pytest.mark.parametrize("modules", ["zoo.layers, zoo.optimizers, zoo.schedules, zoo.activations, zoo.architectures", "callbacks"])
+def test_importing_the_zoo_or_the_callbacks_pulls_in_no_builder_yaml_tuner_or_tfds(modules):
     code = (
-        "import sys, zoo.layers, zoo.optimizers, zoo.schedules, zoo.activations, zoo.architectures\n"
+        f"import sys, {modules}\n"
         "banned = ('builders', 'yaml', 'keras_tuner', 'tensorflow_datasets')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in banned))\n"
     )
