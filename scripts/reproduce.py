@@ -360,11 +360,18 @@ def plot(experiment: Experiment, outcomes: dict[str, Outcome], target: Path) -> 
     figure, axis = plt.subplots(figsize=(6, 4))
     for label, outcome in outcomes.items():
         curves = [h.get(experiment.curve) or [] for h in outcome.histories]
-        length = min(len(c) for c in curves)
+        length = max(len(c) for c in curves)
         if length == 0:
             continue
-        values = np.array([[v if v is not None else np.nan for v in c[:length]] for c in curves], dtype="float64")
-        axis.plot(range(1, length + 1), np.nanmean(values, axis=0), label=label)
+        # Runs stopped early (TerminateOnNaN, EarlyStopping) count as long as they ran; non-finite values are gaps.
+        values = np.full((len(curves), length), np.nan)
+        for row, curve in enumerate(curves):
+            values[row, : len(curve)] = [v if v is not None and math.isfinite(v) else np.nan for v in curve]
+        epochs = np.arange(1, length + 1)
+        seen = ~np.all(np.isnan(values), axis=0)
+        if not seen.any():
+            continue
+        axis.plot(epochs[seen], np.nanmean(values[:, seen], axis=0), marker="o" if seen.sum() < 3 else None, label=label)
     axis.set_xlabel("epoch")
     axis.set_ylabel(experiment.curve + (" (mean over seeds)" if len(next(iter(outcomes.values())).histories) > 1 else ""))
     if experiment.curve == "loss":
