@@ -89,21 +89,19 @@ class SpecHyperModel(keras_tuner.HyperModel):
         trial_dir = _trial_dir(given)
         if trial_dir is not None:
             # A trial killed at epoch 40 of 50 resumes at epoch 40 when the search resumes.
-            callbacks.append(keras.callbacks.BackupAndRestore(str(trial_dir / "backup"), double_checkpoint=True))
-        log = _ExecutionLog(trial_dir / "executions.jsonl") if trial_dir is not None else None
-        if log is not None:
-            callbacks.append(log)
+            callbacks += [keras.callbacks.BackupAndRestore(str(trial_dir / "backup"), double_checkpoint=True),
+                          _ExecutionLog(trial_dir / "executions.jsonl")]
         if "pretrain" in spec.tree and not kwargs.get("initial_epoch"):
             pretrain_model(spec, model, data, verbose=0)
         verbose = kwargs.pop("verbose", self.verbose)
         history = model.fit(data.train, validation_data=data.validation, epochs=epochs, callbacks=callbacks + given,
                             verbose=verbose, shuffle=False, **kwargs)
+        if self.deadline is not None and time.monotonic() > self.deadline and self.oracle is not None:
+            self.oracle.max_trials = len(self.oracle.trials)  # the time budget: no new trial starts
         losses = history.history.get("loss", [])
         if not losses or not all(math.isfinite(v) for v in losses):
             raise keras_tuner.errors.FailedTrialError(
                 f"the training loss became {losses[-1] if losses else 'nothing'} (NaN or infinite); trial recorded as failed.")
-        if self.deadline is not None and time.monotonic() > self.deadline and self.oracle is not None:
-            self.oracle.max_trials = len(self.oracle.trials)  # the time budget: no new trial starts
         return history
 
 
