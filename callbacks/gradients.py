@@ -107,6 +107,9 @@ class _GradientFunction:
         return value, self._norms([gradients[i] for i in position])
 
     def __call__(self, x, y) -> tuple[float, dict[str, float]]:
+        sync = getattr(self.model, "jax_state_sync", None)
+        if sync is not None:  # inside a JAX fit the weights live in the trainer's state until synced
+            sync()
         value, norms = self.function(x, y)
         return float(value), {layer.name: float(n) for layer, n in zip(self.layers, norms)}
 

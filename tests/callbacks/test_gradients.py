@@ -88,3 +88,33 @@ def test_monitor_config_and_bad_arguments():
     model = mlp([8])
     with pytest.raises(ValueError, match="no probe batch"):
         model.fit(*digits()[:2], epochs=1, verbose=0, callbacks=[GradientMonitor()])
+
+
+JAX_SCRIPT = """
+import numpy as np, keras
+from callbacks import GradientMonitor
+from tests.callbacks.helpers import digits, mlp
+assert keras.backend.backend() == "jax"
+x, y, _, _ = digits()
+model = mlp([64] * 10, activation="sigmoid")
+monitor = GradientMonitor(every=10, vanishing=1e-5, probe=(x[:128], y[:128]), verbose=0)
+model.fit(x, y, batch_size=64, epochs=2, verbose=0, callbacks=[monitor])
+steps = int(np.ceil(len(x) / 64))
+assert len(monitor.history) == len(range(0, 2 * steps, 10)) + 2, len(monitor.history)
+assert monitor.history[-1]["probe_loss"] < monitor.history[0]["probe_loss"]
+assert any("'hidden_0'" in w for w in monitor.warnings_seen)
+print("ok")
+"""
+
+
+def test_monitor_works_inside_a_jax_fit():
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    result = subprocess.run([sys.executable, "-c", JAX_SCRIPT], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                            env={**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "ok"
