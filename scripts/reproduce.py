@@ -51,10 +51,6 @@ class Outcome:
     def final(self, key: str) -> list[float]:
         return [h[key][-1] if h.get(key) else math.nan for h in self.histories]
 
-    def best(self, key: str) -> list[float]:
-        return [max(v for v in h[key] if v is not None and math.isfinite(v)) if h.get(key) and any(
-            v is not None and math.isfinite(v) for v in h[key]) else math.nan for h in self.histories]
-
 
 @dataclass
 class Experiment:
