@@ -9,7 +9,7 @@ A run directory holds (each file written atomically):
     metrics.json    final/best metrics; written last, so its presence means "complete"
     curves.png      loss and each metric, train vs validation, best epoch marked
     logs/           TensorBoard
-    backup/         the BackupAndRestore checkpoint while the run is unfinished, with
+    backup/         the AtomicBackupAndRestore checkpoint while the run is unfinished, with
                     the state of the spec's callbacks (patience counters, best values)
 """
 
@@ -34,7 +34,14 @@ from builders.files import atomic_path, write_json, write_text
 from builders.model import build_model, reconstructs
 from builders.resolve import resolve
 from builders.spec import Spec, load_spec
-from callbacks import ActivationMonitor, GradientMonitor, UnfreezeSchedule, greedy_layerwise_pretrain, probe_batch
+from callbacks import (
+    ActivationMonitor,
+    AtomicBackupAndRestore,
+    GradientMonitor,
+    UnfreezeSchedule,
+    greedy_layerwise_pretrain,
+    probe_batch,
+)
 from callbacks.chain import chain_of
 
 __all__ = ["RunResult", "train", "resume", "evaluate", "predict", "apply_runtime", "spec_callbacks", "fit_data", "pretrain_model",
@@ -100,7 +107,7 @@ class _HistoryFile(keras.callbacks.Callback):
         self.rows: list[dict] = read_history(path)
 
     def on_epoch_begin(self, epoch, logs=None):
-        # After a resume, `epoch` is where BackupAndRestore restarts: forget rows it will redo.
+        # After a resume, `epoch` is where the backup restarts: forget rows it will redo.
         self.rows = [row for row in self.rows if row["epoch"] < epoch]
 
     def on_epoch_end(self, epoch, logs=None):
@@ -145,7 +152,7 @@ class _EpochLine(keras.callbacks.Callback):
 class _CallbackState(keras.callbacks.Callback):
     """Saves the spec's callbacks' counters with each epoch's backup and restores them on resume.
 
-    `BackupAndRestore` keeps weights and optimizer state but not, for example, the
+    The backup keeps weights and optimizer state but not, for example, the
     patience counter of `EarlyStopping` or `ReduceLROnPlateau`: without this a resumed
     run would wait longer than an uninterrupted one. A callback may define
     `get_state()` / `set_state(state)` (JSON-able); otherwise the attributes in
@@ -234,8 +241,8 @@ def _callbacks(spec: Spec, run_dir: Path, epochs: int, quiet: bool, data: Data, 
     user = spec_callbacks(spec, data, model, epochs, run_dir / "logs" if spec.get("output", "tensorboard", default=True) else None)
     history = _HistoryFile(run_dir / "history.csv")
     extra: list = [keras.callbacks.TerminateOnNaN(), history, _CallbackState(user, run_dir / "backup"),
-                   # Two checkpoints: a kill in the middle of writing one leaves the other loadable.
-                   keras.callbacks.BackupAndRestore(str(run_dir / "backup"), double_checkpoint=True)]
+                   # A kill in the middle of writing a backup leaves the previous one loadable.
+                   AtomicBackupAndRestore(run_dir / "backup")]
     if spec.get("output", "tensorboard", default=True):
         extra.append(keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False, profile_batch=0))
     if quiet:

@@ -37,6 +37,7 @@ from builders.model import build_model
 from builders.resolve import check_arguments, split_component
 from builders.spec import Spec, load_spec
 from builders.train import apply_runtime, distribution_strategy, fit_data, pretrain_model, spec_callbacks
+from callbacks import AtomicBackupAndRestore
 
 __all__ = ["SpecHyperModel", "build_hypermodel", "make_tuner", "tune", "budget", "space_table", "TUNERS"]
 
@@ -87,11 +88,13 @@ class SpecHyperModel(keras_tuner.HyperModel):
         given = list(kwargs.pop("callbacks", None) or [])
         callbacks = spec_callbacks(spec, data, model, epochs, None) + [keras.callbacks.TerminateOnNaN()]
         trial_dir = _trial_dir(given)
+        resuming = False
         if trial_dir is not None:
             # A trial killed at epoch 40 of 50 resumes at epoch 40 when the search resumes.
-            callbacks += [keras.callbacks.BackupAndRestore(str(trial_dir / "backup"), double_checkpoint=True),
-                          _ExecutionLog(trial_dir / "executions.jsonl")]
-        if "pretrain" in spec.tree and not kwargs.get("initial_epoch"):
+            backup = AtomicBackupAndRestore(trial_dir / "backup")
+            resuming = backup.saved_epoch() > 0
+            callbacks += [backup, _ExecutionLog(trial_dir / "executions.jsonl")]
+        if "pretrain" in spec.tree and not kwargs.get("initial_epoch") and not resuming:  # the backup holds its result
             pretrain_model(spec, model, data, verbose=0)
         verbose = kwargs.pop("verbose", self.verbose)
         history = model.fit(data.train, validation_data=data.validation, epochs=epochs, callbacks=callbacks + given,

@@ -4,11 +4,13 @@
     from callbacks import greedy_layerwise_pretrain, transfer_model
 
 Keras's own callbacks (ReduceLROnPlateau, EarlyStopping, ModelCheckpoint,
-BackupAndRestore, TerminateOnNaN, CSVLogger) are used as they are. The classes
+TerminateOnNaN, CSVLogger) are used as they are; backups use
+AtomicBackupAndRestore, which a kill in the middle of a write cannot break. The classes
 here are registered with Keras as `zoo>Name`, so a spec names them like
 Keras's. Nothing here imports the spec builders, YAML, KerasTuner or TFDS.
 """
 
+from callbacks.backup import AtomicBackupAndRestore
 from callbacks.chain import Chain, chain_of, set_trainable
 from callbacks.diagnostics import (
     ActivationMonitor,
@@ -27,6 +29,7 @@ from callbacks.transfer import UnfreezeSchedule, make_trainable_later, reused_bl
 
 __all__ = [
     "ActivationMonitor",
+    "AtomicBackupAndRestore",
     "Chain",
     "GradientMonitor",
     "LearningRateFinder",

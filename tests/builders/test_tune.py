@@ -201,7 +201,7 @@ def test_a_search_killed_with_sigkill_resumes_with_every_finished_trial_kept(tmp
     deadline = time.time() + 240
     while time.time() < deadline:  # two trials finished, and the third has backed up at least one epoch
         done = [t for t, trial in _trials(directory).items() if trial["status"] == "COMPLETED"]
-        running = [t for t in directory.glob("trial_*") if t.name not in done and list((t / "backup").glob("*"))]
+        running = [t for t in directory.glob("trial_*") if t.name not in done and (t / "backup" / "state.json").exists()]
         if len(done) >= 2 and running:
             break
         time.sleep(0.05)

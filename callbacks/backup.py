@@ -1,0 +1,100 @@
+"""A training backup that a kill at any moment leaves loadable.
+
+Keras's `BackupAndRestore` overwrites `latest.weights.h5` and then
+`training_metadata.json` in place. A process killed while it writes the
+first epoch's weights leaves a truncated file and nothing to fall back on,
+and the next `fit` raises instead of resuming; `double_checkpoint=True`
+only covers the epochs after the first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from callbacks.base import ConfigurableCallback
+
+__all__ = ["AtomicBackupAndRestore"]
+
+register = keras.saving.register_keras_serializable(package="zoo")
+
+
+@register
+class AtomicBackupAndRestore(ConfigurableCallback):
+    """Backs up weights and optimizer state after every epoch; the next `fit` resumes from the last complete one.
+
+    Each epoch's weights go to a new file, `epoch_<n>.weights.h5`. Only once that
+    file is complete does `state.json` (`{"epoch": n, "weights": ...}`) point to
+    it, through an atomic rename; then the older weights are removed. So the
+    state always names a complete file, whenever the process dies. At the end
+    of a finished `fit` the directory is removed (unless `delete_checkpoint` is
+    False). The model must be built and compiled the same way as the one that
+    was backed up.
+
+    Args:
+        backup_dir: the backup's directory; other files in it are left alone until it is removed.
+        delete_checkpoint: remove the backup once training finishes.
+
+    Example:
+        >>> backup = AtomicBackupAndRestore("runs/mlp/backup")
+        >>> model.fit(x, y, epochs=50, callbacks=[backup])  # killed at epoch 30
+        >>> model.fit(x, y, epochs=50, callbacks=[backup])  # runs epochs 30..49
+    """
+
+    STATE = "state.json"
+
+    def __init__(self, backup_dir: str | os.PathLike, delete_checkpoint: bool = True) -> None:
+        super().__init__()
+        if not str(backup_dir):
+            raise ValueError("AtomicBackupAndRestore: argument `backup_dir` is empty; give a directory.")
+        self.backup_dir = Path(backup_dir)
+        self.delete_checkpoint = bool(delete_checkpoint)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"backup_dir": str(self.backup_dir), "delete_checkpoint": self.delete_checkpoint}
+
+    def saved_epoch(self) -> int:
+        """The number of epochs the backup holds; 0 when there is none."""
+        state = self._state()
+        return int(state["epoch"]) if state else 0
+
+    def _state(self) -> dict | None:
+        path = self.backup_dir / self.STATE
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def on_train_begin(self, logs=None):
+        state = self._state()
+        if state is None:
+            return
+        if not self.model.built:
+            raise ValueError("AtomicBackupAndRestore: the model must be built before `fit` to restore a backup; "
+                             f"{self.model.name} is not.")
+        optimizer = self.model.optimizer
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.model.trainable_variables)  # its slots must exist to be loaded into
+        self.model.load_weights(self.backup_dir / state["weights"])
+        self.model._initial_epoch = int(state["epoch"])  # how Keras's own BackupAndRestore tells `fit` where to start
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.backup_dir.mkdir(parents=True, exist_ok=True)
+        name = f"epoch_{epoch + 1}.weights.h5"
+        self.model.save_weights(self.backup_dir / name, overwrite=True)
+        handle, temporary = tempfile.mkstemp(prefix=".state.", suffix=".json", dir=self.backup_dir)
+        with os.fdopen(handle, "w") as stream:
+            json.dump({"epoch": epoch + 1, "weights": name}, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, self.backup_dir / self.STATE)
+        for old in self.backup_dir.glob("epoch_*.weights.h5"):
+            if old.name != name:
+                old.unlink(missing_ok=True)
+
+    def on_train_end(self, logs=None):
+        if self.delete_checkpoint:
+            shutil.rmtree(self.backup_dir, ignore_errors=True)
