@@ -37,7 +37,7 @@ from builders.model import build_model
 from builders.resolve import check_arguments, split_component
 from builders.spec import Spec, load_spec
 from builders.train import apply_runtime, distribution_strategy, fit_data, pretrain_model, spec_callbacks
-from callbacks import AtomicBackupAndRestore
+from callbacks import AtomicBackupAndRestore, make_trainable_later
 
 __all__ = ["SpecHyperModel", "build_hypermodel", "make_tuner", "tune", "budget", "space_table", "TUNERS"]
 
@@ -79,7 +79,10 @@ class SpecHyperModel(keras_tuner.HyperModel):
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
         spec = self.resolved(hp)
         apply_runtime(spec)  # the seed, the precision policy: the same start for every trial
-        return build_model(spec, self.data(spec).info)
+        model = build_model(spec, self.data(spec).info)
+        # Built now, so Hyperband's promoted trials load their optimizer state with their weights.
+        make_trainable_later(model)
+        return model
 
     def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, *args, **kwargs):
         spec = self.resolved(hp)

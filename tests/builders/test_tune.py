@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import keras
 import keras_tuner
 import pytest
 import yaml
@@ -19,7 +20,7 @@ import yaml
 from builders.errors import SpecError
 from builders.spec import load_spec
 from builders.train import train
-from builders.tune import build_hypermodel, tune
+from builders.tune import build_hypermodel, make_tuner, tune
 from tests.conftest import ROOT
 
 TINY = """\
@@ -80,6 +81,23 @@ def test_every_tuner_runs_end_to_end_from_a_spec(tmp_path, tuner, trials):
     best = yaml.safe_load((directory / "best.yaml").read_text())
     assert "tune" not in best and "hp" not in json.dumps(best)
     assert "best" in printed[-2] and "val_accuracy" in printed[-2]
+
+
+def test_hyperband_promoted_trials_carry_on_with_their_optimizer_state(tmp_path):
+    spec = load_spec(_spec(tmp_path, "{Hyperband: {max_epochs: 3, factor: 3}}").replace("  max_trials: 3\n", ""))
+    hypermodel = build_hypermodel(spec)
+    tuner = make_tuner(spec, hypermodel, overwrite=True)
+    started: list[tuple[str | None, int]] = []  # (the trial it continues, optimizer steps already taken)
+
+    class Record(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            started.append((tuner.oracle.ongoing_trials["tuner0"].hyperparameters.values.get("tuner/trial_id"),
+                            int(self.model.optimizer.iterations.numpy())))
+
+    tuner.search(callbacks=[Record()], verbose=0)
+    promoted = [steps for parent, steps in started if parent is not None]
+    assert promoted and all(steps > 0 for steps in promoted)  # Adam's moments and step count came with the weights
+    assert all(steps == 0 for parent, steps in started if parent is None)
 
 
 def test_budget_and_space_are_printed_before_the_search(tmp_path):
