@@ -267,6 +267,8 @@ SCHEMA: dict[str, Any] = {
                 },
                 "max_trials": {"type": "integer", "minimum": 1},
                 "max_time": {"type": "number", "exclusiveMinimum": 0, "description": "seconds; no new trial starts after it"},
+                "worker_timeout": {"type": "number", "exclusiveMinimum": 0,
+                                   "description": "distributed chief: seconds of a worker's silence before its trial is handed on"},
                 "executions_per_trial": {"type": "integer", "minimum": 1},
                 "max_retries_per_trial": {"type": "integer", "minimum": 0},
                 "max_consecutive_failed_trials": {"type": "integer", "minimum": 1},

@@ -65,6 +65,7 @@ CORPUS = [
     ("graph-bad-node", "version: 1\nmodel:\n  inputs: {a: [3]}\n  graph:\n    - {name: h, inputs: a, layr: Dense}\n  outputs: h\n", 5, "model.graph[0].layr", "did you mean 'layer'"),
     ("input-shape-zero", "version: 1\nmodel:\n  input_shape: [0]\n  layers: [Dense: {units: 1}]\n", 3, "model.input_shape[0]", ">= 1"),
     ("runtime-precision", _replace("seed: 7", "seed: 7\nruntime: {precision: float16}"), 4, "runtime.precision", "mixed_float16"),
+    ("worker-timeout-zero", _replace("seed: 7", "seed: 7\ntune: {worker_timeout: 0}"), 4, "tune.worker_timeout", "> 0"),
 ]
 
 

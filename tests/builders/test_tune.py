@@ -283,6 +283,21 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _kill_during_second_trial(worker: subprocess.Popen, name: str, directory: Path) -> str:
+    """SIGKILL the worker once it has finished a trial and started another; the interrupted trial's name."""
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        events = {t.name: _executions(directory, t.name) for t in directory.glob("trial_*")}
+        finished = any(e["tuner_id"] == name and e["event"] == "finished" for trial in events.values() for e in trial)
+        running = [t for t, trial in events.items() if trial and trial[-1]["tuner_id"] == name and trial[-1]["event"] == "started"]
+        if finished and running:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+            return running[0]
+        time.sleep(0.1)
+    raise AssertionError(f"{name} never started a second trial")
+
+
 def test_chief_and_two_workers_on_loopback_do_every_trial_once_and_survive_a_killed_worker(tmp_path):
     text = _spec(tmp_path).replace("max_trials: 3", "max_trials: 8").replace("epochs: 2", "epochs: 4")
     spec = tmp_path / "tune.yaml"
@@ -296,19 +311,7 @@ def test_chief_and_two_workers_on_loopback_do_every_trial_once_and_survive_a_kil
         time.sleep(2)
         workers = {name: _zoo("tune", str(spec), "--distributed", "worker", "--oracle", oracle, "--tuner-id", name) for name in ("w0", "w1")}
         processes.extend(workers.values())
-        # kill w1 while it is training a trial
-        deadline = time.time() + 240
-        victim = None
-        while time.time() < deadline and victim is None:
-            for trial in directory.glob("trial_*"):
-                events = _executions(directory, trial.name)
-                if events and events[-1]["tuner_id"] == "w1" and events[-1]["event"] == "started" and any(
-                        e["tuner_id"] == "w1" and e["event"] == "finished" for t in directory.glob("trial_*") for e in _executions(directory, t.name)):
-                    victim = trial.name
-            time.sleep(0.1)
-        assert victim, "w1 never started a second trial"
-        workers["w1"].send_signal(signal.SIGKILL)
-        workers["w1"].wait()
+        victim = _kill_during_second_trial(workers["w1"], "w1", directory)
         # the search goes on without it: w0 takes the remaining trials
         w0_output, _ = workers["w0"].communicate(timeout=300)
         assert workers["w0"].returncode == 0, w0_output[-3000:]
@@ -335,3 +338,36 @@ def test_chief_and_two_workers_on_loopback_do_every_trial_once_and_survive_a_kil
     runners = {e["tuner_id"] for t in trials for e in _executions(directory, t)}
     assert runners == {"w0", "w1"}
     assert "best 5 of 8 trials" in chief_output and (directory / "best.yaml").exists()
+
+
+def test_with_a_worker_timeout_a_killed_workers_trial_is_handed_on_and_the_search_ends_without_it(tmp_path):
+    text = _spec(tmp_path).replace("max_trials: 3", "max_trials: 6\n  worker_timeout: 15").replace("epochs: 2", "epochs: 3")
+    spec = tmp_path / "tune.yaml"
+    spec.write_text(text)
+    directory = tmp_path / "search" / "tiny_tune"
+    oracle = f"127.0.0.1:{_free_port()}"
+    processes = []
+    try:
+        chief = _zoo("tune", str(spec), "--distributed", "chief", "--oracle", oracle)
+        processes.append(chief)
+        time.sleep(2)
+        workers = {name: _zoo("tune", str(spec), "--distributed", "worker", "--oracle", oracle, "--tuner-id", name) for name in ("w0", "w1")}
+        processes.extend(workers.values())
+        victim = _kill_during_second_trial(workers["w1"], "w1", directory)
+        # w1 never comes back: w0 does the rest, the killed trial included, and the chief finishes
+        w0_output, _ = workers["w0"].communicate(timeout=300)
+        assert workers["w0"].returncode == 0, w0_output[-3000:]
+        chief_output, _ = chief.communicate(timeout=120)
+        assert chief.returncode == 0, chief_output[-3000:]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert "worker w1 silent for" in chief_output and f"trial {victim.removeprefix('trial_')} goes back to the queue" in chief_output
+    trials = _trials(directory)
+    assert len(trials) == 6 and all(trial["status"] == "COMPLETED" for trial in trials.values())
+    for trial in trials:
+        assert [e["event"] for e in _executions(directory, trial)].count("finished") == 1, (trial, _executions(directory, trial))
+    events = _executions(directory, victim)
+    assert [(e["tuner_id"], e["event"]) for e in events] == [("w1", "started"), ("w0", "started"), ("w0", "finished")]
