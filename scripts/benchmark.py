@@ -33,7 +33,8 @@ MODELS = {
     "MLP": ("mnist1d_mlp.yaml", ["model.units={hp: Choice, values: [128, 256, 512]}",
                                  "model.dropout={hp: Float, min_value: 0.0, max_value: 0.4, step: 0.1}"]),
     "CNN": ("mnist1d_cnn.yaml", ["model.filters=[{hp: Choice, values: [16, 32, 64], name: filters_1}, "
-                                 "{hp: Choice, values: [32, 64, 128], name: filters_2}]",
+                                 "{hp: Choice, values: [32, 64, 128], name: filters_2}, "
+                                 "{hp: Choice, values: [64, 128], name: filters_3}]",
                                  "model.dropout={hp: Float, min_value: 0.0, max_value: 0.4, step: 0.1}"]),
     "GRU": ("mnist1d_gru.yaml", ["model.units={hp: Choice, values: [32, 64, 128]}"]),
     "gMLP": ("mnist1d_gmlp.yaml", ["model.width={hp: Choice, values: [32, 64, 128]}",
