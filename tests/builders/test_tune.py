@@ -3,6 +3,7 @@ memory across trials, and KerasTuner's chief/worker mode on 127.0.0.1."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -298,43 +299,59 @@ def _kill_during_second_trial(worker: subprocess.Popen, name: str, directory: Pa
     raise AssertionError(f"{name} never started a second trial")
 
 
-def test_chief_and_two_workers_on_loopback_do_every_trial_once_and_survive_a_killed_worker(tmp_path):
-    text = _spec(tmp_path).replace("max_trials: 3", "max_trials: 8").replace("epochs: 2", "epochs: 4")
+@contextlib.contextmanager
+def _search_on_loopback(tmp_path: Path, text: str):
+    """A chief and workers w0, w1 as `zoo tune` processes on 127.0.0.1; every one still running is killed at the end.
+
+    Yields (search directory, chief, workers, start): `start(name)` starts one more worker."""
     spec = tmp_path / "tune.yaml"
     spec.write_text(text)
-    directory = tmp_path / "search" / "tiny_tune"
     oracle = f"127.0.0.1:{_free_port()}"
     processes = []
+
+    def start(name: str) -> subprocess.Popen:
+        processes.append(_zoo("tune", str(spec), "--distributed", "worker", "--oracle", oracle, "--tuner-id", name))
+        return processes[-1]
+
     try:
         chief = _zoo("tune", str(spec), "--distributed", "chief", "--oracle", oracle)
         processes.append(chief)
         time.sleep(2)
-        workers = {name: _zoo("tune", str(spec), "--distributed", "worker", "--oracle", oracle, "--tuner-id", name) for name in ("w0", "w1")}
-        processes.extend(workers.values())
-        victim = _kill_during_second_trial(workers["w1"], "w1", directory)
-        # the search goes on without it: w0 takes the remaining trials
-        w0_output, _ = workers["w0"].communicate(timeout=300)
-        assert workers["w0"].returncode == 0, w0_output[-3000:]
-        others = [t for t, trial in _trials(directory).items() if t != victim]
-        assert len(others) == 7 and all(_trials(directory)[t]["status"] == "COMPLETED" for t in others)
-        # the chief waits for the killed worker's trial; w1 restarted with its id picks it up
-        assert chief.poll() is None
-        restarted = _zoo("tune", str(spec), "--distributed", "worker", "--oracle", oracle, "--tuner-id", "w1")
-        processes.append(restarted)
-        output, _ = restarted.communicate(timeout=300)
-        assert restarted.returncode == 0, output[-3000:]
-        chief_output, _ = chief.communicate(timeout=120)
-        assert chief.returncode == 0, chief_output[-3000:]
+        yield tmp_path / "search" / "tiny_tune", chief, {name: start(name) for name in ("w0", "w1")}, start
     finally:
         for process in processes:
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+def _finished(process: subprocess.Popen, timeout: float) -> str:
+    output, _ = process.communicate(timeout=timeout)
+    assert process.returncode == 0, output[-3000:]
+    return output
+
+
+def _each_trial_completed_once(directory: Path, count: int) -> dict[str, dict]:
     trials = _trials(directory)
-    assert len(trials) == 8 and all(trial["status"] == "COMPLETED" for trial in trials.values())
-    for trial in trials:  # every trial finished exactly once
-        finished = [e for e in _executions(directory, trial) if e["event"] == "finished"]
-        assert len(finished) == 1, (trial, _executions(directory, trial))
+    assert len(trials) == count and all(trial["status"] == "COMPLETED" for trial in trials.values())
+    for trial in trials:
+        assert [e["event"] for e in _executions(directory, trial)].count("finished") == 1, (trial, _executions(directory, trial))
+    return trials
+
+
+def test_chief_and_two_workers_on_loopback_do_every_trial_once_and_survive_a_killed_worker(tmp_path):
+    text = _spec(tmp_path).replace("max_trials: 3", "max_trials: 8").replace("epochs: 2", "epochs: 4")
+    with _search_on_loopback(tmp_path, text) as (directory, chief, workers, start):
+        victim = _kill_during_second_trial(workers["w1"], "w1", directory)
+        # the search goes on without it: w0 takes the remaining trials
+        _finished(workers["w0"], 300)
+        others = [t for t, trial in _trials(directory).items() if t != victim]
+        assert len(others) == 7 and all(_trials(directory)[t]["status"] == "COMPLETED" for t in others)
+        # the chief waits for the killed worker's trial; w1 restarted with its id picks it up
+        assert chief.poll() is None
+        _finished(start("w1"), 300)
+        chief_output = _finished(chief, 120)
+    trials = _each_trial_completed_once(directory, 8)
     runners = {e["tuner_id"] for t in trials for e in _executions(directory, t)}
     assert runners == {"w0", "w1"}
     assert "best 5 of 8 trials" in chief_output and (directory / "best.yaml").exists()
@@ -342,32 +359,12 @@ def test_chief_and_two_workers_on_loopback_do_every_trial_once_and_survive_a_kil
 
 def test_with_a_worker_timeout_a_killed_workers_trial_is_handed_on_and_the_search_ends_without_it(tmp_path):
     text = _spec(tmp_path).replace("max_trials: 3", "max_trials: 6\n  worker_timeout: 15").replace("epochs: 2", "epochs: 3")
-    spec = tmp_path / "tune.yaml"
-    spec.write_text(text)
-    directory = tmp_path / "search" / "tiny_tune"
-    oracle = f"127.0.0.1:{_free_port()}"
-    processes = []
-    try:
-        chief = _zoo("tune", str(spec), "--distributed", "chief", "--oracle", oracle)
-        processes.append(chief)
-        time.sleep(2)
-        workers = {name: _zoo("tune", str(spec), "--distributed", "worker", "--oracle", oracle, "--tuner-id", name) for name in ("w0", "w1")}
-        processes.extend(workers.values())
+    with _search_on_loopback(tmp_path, text) as (directory, chief, workers, start):
         victim = _kill_during_second_trial(workers["w1"], "w1", directory)
         # w1 never comes back: w0 does the rest, the killed trial included, and the chief finishes
-        w0_output, _ = workers["w0"].communicate(timeout=300)
-        assert workers["w0"].returncode == 0, w0_output[-3000:]
-        chief_output, _ = chief.communicate(timeout=120)
-        assert chief.returncode == 0, chief_output[-3000:]
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+        _finished(workers["w0"], 300)
+        chief_output = _finished(chief, 120)
     assert "worker w1 silent for" in chief_output and f"trial {victim.removeprefix('trial_')} goes back to the queue" in chief_output
-    trials = _trials(directory)
-    assert len(trials) == 6 and all(trial["status"] == "COMPLETED" for trial in trials.values())
-    for trial in trials:
-        assert [e["event"] for e in _executions(directory, trial)].count("finished") == 1, (trial, _executions(directory, trial))
+    _each_trial_completed_once(directory, 6)
     events = _executions(directory, victim)
     assert [(e["tuner_id"], e["event"]) for e in events] == [("w1", "started"), ("w0", "started"), ("w0", "finished")]
