@@ -13,6 +13,7 @@ import re
 from typing import Any, Sequence
 
 import keras
+import numpy as np
 
 from builders.data import DataInfo
 from builders.errors import closest
@@ -179,8 +180,19 @@ def _input_preprocessing(spec: Spec, info: DataInfo | None) -> list[keras.layers
     if rescale:
         layers.append(keras.layers.Rescaling(rescale))
     if spec.get("data", "normalize") and info is not None and info.mean is not None:
-        layers.append(keras.layers.Normalization(axis=-1, mean=info.mean, variance=info.variance))
+        layers.append(keras.layers.Normalization(axis=-1, mean=info.mean, variance=_unit_if_constant(info.mean, info.variance)))
     return layers
+
+
+def _unit_if_constant(mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
+    """A feature constant in the training split is only centred, as scikit-learn's StandardScaler does.
+
+    Keras divides by max(std, 1e-7): a pixel that is always 0 in training and 16 once
+    in validation would become 1.6e8 there (validation losses in the thousands on digits).
+    """
+    mean, variance = np.asarray(mean, dtype="float64"), np.asarray(variance, dtype="float64")
+    constant = np.sqrt(np.maximum(variance, 0.0)) <= 1e-6 * np.maximum(1.0, np.abs(mean))
+    return np.where(constant, 1.0, variance)
 
 
 def _output(info: DataInfo) -> tuple[int, str]:

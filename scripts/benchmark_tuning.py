@@ -5,9 +5,9 @@
       interleaved; prints wall time per trial and the ratio (target <= 1.05);
   (b) Hyperband against RandomSearch at an equal epoch budget on MNIST-1D
       (specs/mnist1d_tune.yaml; mnist1d's make_dataset, generated locally):
-      best validation accuracy and wall time per tuner.
+      best validation accuracy and wall time per tuner, per seed and averaged.
 
-Usage: python scripts/benchmark_tuning.py [--trials 10] [--epochs 5] [--repeats 3] [--skip-mnist1d]
+Usage: python scripts/benchmark_tuning.py [--trials 10] [--epochs 5] [--repeats 3] [--skip-mnist1d] [--seeds 3]
 """
 
 from __future__ import annotations
@@ -95,9 +95,8 @@ def overhead(trials: int, epochs: int, repeats: int) -> None:
           f"(median {median:.3f}), target <= 1.05")
 
 
-def hyperband_vs_random() -> None:
+def hyperband_vs_random(seeds: int) -> None:
     with tempfile.TemporaryDirectory() as directory:
-        results = {}
         spec = load_spec(ROOT / "specs" / "mnist1d_tune.yaml", [f"tune.directory={directory}"])
         hyperband = make_tuner(spec, build_hypermodel(spec), overwrite=True)
         epochs = 0
@@ -111,19 +110,26 @@ def hyperband_vs_random() -> None:
         per_trial = spec.get("train", "epochs")
         random_trials = epochs // per_trial
         runs = {
-            "Hyperband": [f"tune.directory={directory}", "tune.project_name=hyperband"],
-            "RandomSearch": [f"tune.directory={directory}", "tune.project_name=random", "tune.tuner={RandomSearch: {}}",
-                             f"tune.max_trials={random_trials}"],
+            "Hyperband": [],
+            "RandomSearch": ["tune.tuner={RandomSearch: {}}", f"tune.max_trials={random_trials}"],
         }
-        for name, overrides in runs.items():
-            started = time.perf_counter()
-            summary = tune(ROOT / "specs" / "mnist1d_tune.yaml", overrides, report=lambda *_: None)
-            seconds = time.perf_counter() - started
-            results[name] = (summary["best"]["score"], seconds, len(summary["trials"]))
         print(f"(b) MNIST-1D, equal budget of about {epochs} epochs (Hyperband max_epochs=9, factor=3: {epochs} epochs; "
-              f"RandomSearch {random_trials} trials x {per_trial} epochs = {random_trials * per_trial}):")
-        for name, (score, seconds, trials) in results.items():
-            print(f"  {name:13} best val_accuracy {score:.4f}  ({trials} trials, {seconds:.0f} s)")
+              f"RandomSearch {random_trials} trials x {per_trial} epochs = {random_trials * per_trial}), seeds 0..{seeds - 1}:")
+        results: dict[str, list[tuple[float, float, int]]] = {name: [] for name in runs}
+        for seed in range(seeds):  # the seed drives the tuner's sampling and every trial's initialization
+            for name, overrides in runs.items():
+                started = time.perf_counter()
+                summary = tune(ROOT / "specs" / "mnist1d_tune.yaml",
+                               [*overrides, f"seed={seed}", f"tune.directory={directory}", f"tune.project_name={name}-{seed}"],
+                               report=lambda *_: None)
+                results[name].append((summary["best"]["score"], time.perf_counter() - started, len(summary["trials"])))
+                score, seconds, trials = results[name][-1]
+                print(f"  seed {seed}  {name:13} best val_accuracy {score:.4f}  ({trials} trials, {seconds:.0f} s)", flush=True)
+        for name, rows in results.items():
+            scores = [row[0] for row in rows]
+            spread = statistics.stdev(scores) if len(scores) > 1 else 0.0
+            print(f"  {name:13} best val_accuracy {statistics.mean(scores):.4f} +/- {spread:.4f} over {len(scores)} seed(s), "
+                  f"{statistics.mean(row[1] for row in rows):.0f} s per search")
 
 
 def main() -> None:
@@ -132,10 +138,11 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-mnist1d", action="store_true")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds of the Hyperband/RandomSearch comparison")
     arguments = parser.parse_args()
     overhead(arguments.trials, arguments.epochs, arguments.repeats)
     if not arguments.skip_mnist1d:
-        hyperband_vs_random()
+        hyperband_vs_random(arguments.seeds)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from builders.data import load_data
 from builders.errors import SpecError
 from builders.model import build_model
 from builders.spec import load_spec
+from tests.conftest import DIGITS_SPEC
 
 
 def _spec(data: str, layers: str = "[Flatten, Dense: {units: 16, activation: relu}]") -> str:
@@ -86,6 +87,22 @@ def test_normalization_statistics_come_from_the_training_split_only():
     normalization = model.layers[1]
     assert type(normalization).__name__ == "Normalization"
     np.testing.assert_allclose(np.asarray(normalization.mean).reshape(-1), x_train.mean(axis=0), rtol=1e-5)
+
+
+def test_a_feature_constant_in_training_is_centred_not_blown_up_in_validation():
+    # Digits, seed 7: pixel 56 is 0 in every training row and not in some validation rows.
+    spec = load_spec(DIGITS_SPEC)
+    data = load_data(spec)
+    x_train, x_val = data.arrays["train"][0], data.arrays["validation"][0]
+    constant = np.flatnonzero(x_train.std(axis=0) == 0)
+    assert any(np.any(x_val[:, i] != 0) for i in constant)
+    model = build_model(spec, data.info)
+    normalize = next(layer for layer in model.layers if type(layer).__name__ == "Normalization")
+    out = np.asarray(normalize(x_val))
+    expected = (x_val - x_train.mean(axis=0)) / np.where(x_train.std(axis=0) == 0, 1.0, x_train.std(axis=0))
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)  # StandardScaler's rule; Keras alone gives 1e8
+    history = model.fit(data.train, validation_data=data.validation, epochs=3, verbose=0, shuffle=False)
+    assert history.history["val_loss"][-1] < 2.5  # below chance (ln 10 = 2.3); it was over 3000 before
 
 
 def test_rescale_and_augmentation_layers_in_the_model(tmp_path):
