@@ -75,19 +75,23 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("run_dir")
     predict.add_argument("input")
     predict.add_argument("--output", metavar="FILE", help="write a CSV here instead of standard output")
+    predict.add_argument("--allow-nan", action="store_true", help="predict for rows with NaN or infinite values too")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from builders.errors import SpecError
+    from zoo.builders.errors import RunError, SpecError
 
     try:
         return _COMMANDS[arguments.command](arguments)
     except SpecError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_SPEC_ERROR
+    except RunError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -101,7 +105,7 @@ def _tune(arguments) -> int:
         # KerasTuner's own chief/worker protocol reads these.
         os.environ["KERASTUNER_ORACLE_IP"], os.environ["KERASTUNER_ORACLE_PORT"] = host, port
         os.environ["KERASTUNER_TUNER_ID"] = "chief" if arguments.distributed == "chief" else (arguments.tuner_id or f"worker{os.getpid()}")
-    from builders.tune import tune
+    from zoo.builders.tune import tune
 
     tune(arguments.spec, arguments.overrides, resume=arguments.resume or arguments.distributed == "worker",
          overwrite=arguments.overwrite, verbose=arguments.verbose)
@@ -109,7 +113,7 @@ def _tune(arguments) -> int:
 
 
 def _doctor(arguments) -> int:
-    from builders.doctor import doctor, format_report
+    from zoo.builders.doctor import doctor, format_report
 
     report = doctor(arguments.spec, arguments.overrides, run_dir=arguments.run_dir, epochs=arguments.epochs,
                     baseline_error=arguments.baseline_error, tolerance=arguments.tolerance)
@@ -118,7 +122,7 @@ def _doctor(arguments) -> int:
 
 
 def _lr_find(arguments) -> int:
-    from builders.doctor import lr_find
+    from zoo.builders.doctor import lr_find
 
     try:
         result = lr_find(arguments.spec, arguments.overrides, run_dir=arguments.run_dir, min_lr=arguments.min_lr,
@@ -137,7 +141,7 @@ def _lr_find(arguments) -> int:
 
 
 def _train(arguments) -> int:
-    from builders.train import format_summary, resume, train
+    from zoo.builders.train import format_summary, resume, train
 
     if arguments.resume:
         if arguments.spec or arguments.overrides:
@@ -155,35 +159,25 @@ def _train(arguments) -> int:
 
 
 def _validate(arguments) -> int:
-    from builders.errors import SpecError
-    from builders.pitfalls import pitfalls
-    from builders.spec import load_spec
+    from zoo.builders.errors import SpecError
+    from zoo.builders.pitfalls import pitfalls
+    from zoo.builders.plan import validate
+    from zoo.builders.spec import load_spec
 
     failed = 0
     for file in arguments.files:
         try:
             spec = load_spec(file, arguments.overrides)
-            _check_components(spec)
+            checked = validate(spec)  # the run plan's dry run: what train and tune would build
         except SpecError as error:
             print(f"error: {error}", file=sys.stderr)
             failed += 1
             continue
         for warning in pitfalls(spec):
             print(warning)
-        print(f"{file}: ok")
+        builds = f"{len(checked) - ('tune settings' in checked)} build(s)"
+        print(f"{file}: ok ({builds}" + (", tune settings" if "tune settings" in checked else "") + ")")
     return EXIT_SPEC_ERROR if failed else 0
-
-
-def _check_components(spec) -> None:
-    """Resolve every name by building the model and the callbacks, as training would."""
-    from builders.data import load_data
-    from builders.model import build_model
-    from builders.resolve import resolve
-
-    info = load_data(spec).info if spec.section("data") else None
-    build_model(spec, info)
-    for index, callback in enumerate(spec.get("train", "callbacks", default=[])):
-        resolve(callback, "callback", spec, ("train", "callbacks", index))
 
 
 _KINDS = ("architectures", "layers", "activations", "optimizers", "schedules")
@@ -238,13 +232,13 @@ def _describe(name: str) -> str | None:
 
 
 def _show(arguments) -> int:
-    from builders.model import build_model
-    from builders.spec import load_spec
+    from zoo.builders.model import build_model
+    from zoo.builders.spec import load_spec
 
     if not os.path.exists(arguments.spec) and not arguments.spec.endswith((".yaml", ".yml")):
         text = _describe(arguments.spec)
         if text is None:
-            from builders.errors import SpecError, closest
+            from zoo.builders.errors import SpecError, closest
 
             names = [n for members in _catalogue().values() for n in members]
             raise SpecError(f"{arguments.spec!r} is neither a spec file nor a zoo name; see `zoo list`.", suggestions=closest(arguments.spec, names))
@@ -257,15 +251,15 @@ def _show(arguments) -> int:
 
 
 def _schema(arguments) -> int:
-    from builders.schema import editor_schema
+    from zoo.builders.schema import editor_schema
 
     print(json.dumps(editor_schema(), indent=2))
     return 0
 
 
 def _evaluate(arguments) -> int:
-    from builders.loader import parse_yaml
-    from builders.train import evaluate
+    from zoo.builders.loader import parse_yaml
+    from zoo.builders.train import evaluate
 
     source = parse_yaml(arguments.data, "--data")[0] if arguments.data else None
     results = evaluate(arguments.run_dir, source)
@@ -277,18 +271,27 @@ def _evaluate(arguments) -> int:
 def _predict(arguments) -> int:
     import numpy as np
 
-    from builders.train import predict
+    from zoo.builders.errors import RunError
+    from zoo.builders.train import class_names as names_of
+    from zoo.builders.train import predict
 
-    predictions = predict(arguments.run_dir, arguments.input)
+    if arguments.output and os.path.isdir(arguments.output):
+        raise RunError(f"--output {arguments.output} is a directory: name a file.")
+    predictions = predict(arguments.run_dir, arguments.input, allow_nan=arguments.allow_nan)
+    class_names = names_of(arguments.run_dir)
     rows = predictions.reshape(len(predictions), -1)
     header = ["class"] + [f"p{i}" for i in range(rows.shape[1])] if rows.shape[1] > 1 else ["prediction"]
+    if class_names and rows.shape[1] > 1:
+        header = ["class", "name"] + [f"p{i}" for i in range(rows.shape[1])]
     lines = [",".join(header)]
     for row in rows:
         values = [str(int(np.argmax(row)))] if rows.shape[1] > 1 else []
+        if class_names and rows.shape[1] > 1:
+            values.append(str(class_names[int(np.argmax(row))]))
         lines.append(",".join(values + [f"{v:.6g}" for v in row]))
     text = "\n".join(lines) + "\n"
     if arguments.output:
-        from builders.files import write_text
+        from zoo.builders.files import write_text
 
         write_text(arguments.output, text)
     else:

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from builders.errors import closest
-from builders.spec import Spec
+from zoo.builders.errors import RunError, closest
+from zoo.builders.spec import Spec
 
-__all__ = ["DataInfo", "Data", "load_data", "infer_task"]
+__all__ = ["DataInfo", "Data", "load_data", "infer_task", "read_inputs"]
 
 SOURCE_KINDS = ("sklearn", "tfds", "csv", "parquet", "npz", "mnist1d")
 
@@ -103,9 +103,9 @@ def _table(spec: Spec, path: tuple, source: dict, kind: str) -> tuple[np.ndarray
 
     file = find_file(spec, path + (kind,), source[kind])
     try:
-        frame = pd.read_csv(file) if kind == "csv" else pd.read_parquet(file)
-    except Exception as error:  # pandas raises many types for unreadable files
-        raise spec.error(path + (kind,), f"cannot read {file} as {kind}: {error}") from None
+        frame = _read_frame(file, kind)
+    except ValueError as error:
+        raise spec.error(path + (kind,), str(error)) from None
     if "label" not in source:
         raise spec.error(path, f"a {kind} source needs `label:` naming the target column; columns are {', '.join(map(str, frame.columns))}.")
     label = source["label"]
@@ -131,6 +131,76 @@ def _table(spec: Spec, path: tuple, source: dict, kind: str) -> tuple[np.ndarray
     if np.isnan(x).any():
         raise spec.error(path + (kind,), f"{file} has missing values in its feature columns; fill or drop them first.")
     return x, y, class_names
+
+
+def _read_frame(file: Path, kind: str, header: int | None = 0):
+    """A CSV or Parquet file as a DataFrame: the one reader for training and for new rows."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(file, header=header) if kind == "csv" else pd.read_parquet(file)
+    except Exception as error:  # pandas raises many types for unreadable files
+        raise ValueError(f"cannot read {file} as {kind}: {str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}") from None
+
+
+def read_inputs(path: str | Path, features: list | None = None, label: str | None = None) -> np.ndarray:
+    """Rows to predict from a .npy, .npz (key `x`), .csv or .parquet file, as float32.
+
+    A table is read as training read it: the training features by name when the training
+    source named them, the label column dropped; a CSV whose first row is all numbers has no header.
+
+    Raises:
+        RunError: a missing, unreadable, empty or non-numeric file, with what to do.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise RunError(f"input file not found: {path}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            x = np.load(path, allow_pickle=False)
+        elif suffix == ".npz":
+            with np.load(path, allow_pickle=False) as arrays:
+                if "x" not in arrays:
+                    raise RunError(f"{path} holds no array 'x'; it holds {', '.join(arrays.keys()) or 'nothing'}.")
+                x = arrays["x"]
+        elif suffix in (".csv", ".parquet"):
+            kind = suffix[1:]
+            frame = _read_frame(path, kind, header=None if kind == "csv" else 0)
+            if kind == "csv":  # a first row of names is a header; a first row of numbers is data
+                header = len(frame) > 0 and not all(_is_number(v) for v in frame.iloc[0])
+                frame = _read_frame(path, kind) if header else frame
+            if features is not None:
+                missing = [c for c in features if c not in frame.columns]
+                if missing:
+                    raise RunError(f"{path} has no column {missing[0]!r}, which the model was trained on; "
+                                   f"columns are {', '.join(map(str, frame.columns))}.")
+                frame = frame[features]
+            elif label is not None and label in frame.columns:
+                frame = frame.drop(columns=[label])
+            non_numeric = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+            if non_numeric:
+                raise RunError(f"{path}: column {non_numeric[0]!r} is not numeric.")
+            x = frame.to_numpy()
+        else:
+            raise RunError(f"cannot read {path}: expected a .npy, .npz, .csv or .parquet file.")
+    except ValueError as error:  # numpy's and pandas's words for an unreadable file
+        raise RunError(f"cannot read {path}: {str(error).strip().splitlines()[0] if str(error).strip() else 'unreadable'}") from None
+    if x.dtype.kind not in "biuf":
+        raise RunError(f"{path} holds {x.dtype} values, not numbers.")
+    if x.ndim == 0 or len(x) == 0:
+        raise RunError(f"{path} holds no rows.")
+    return np.asarray(x, dtype="float32")
+
+
+def _is_number(text: Any) -> bool:
+    try:
+        float(str(text))
+        return True
+    except ValueError:
+        return False
 
 
 def _npz(spec: Spec, path: tuple, source: dict) -> tuple[np.ndarray, np.ndarray, None]:
@@ -171,14 +241,14 @@ def _mnist1d(spec: Spec, path: tuple, source: dict) -> tuple:
     )
 
 
-def find_file(spec: Spec, path: tuple, name: str) -> Path:
+def find_file(spec: Spec, path: tuple, name: str, what: str = "data file") -> Path:
     file = Path(name)
     if not file.is_absolute() and spec.source not in ("<string>", "<dict>") and not file.exists():
         beside = Path(spec.source).parent / file
         if beside.exists():
             file = beside
     if not file.exists():
-        raise spec.error(path, f"data file not found: {name} (looked in {Path.cwd()} and beside the spec).")
+        raise spec.error(path, f"{what} not found: {name} (looked in {Path.cwd()} and beside the spec).")
     return file
 
 
@@ -219,6 +289,7 @@ def _split(x, y, fraction: float, rng: np.random.Generator):
 
 def load_data(spec: Spec, batch_size: int | None = None) -> Data:
     """Read the `data` section into pipelines and a `DataInfo`. Errors are SpecErrors."""
+    spec = spec.resolved()
     section = spec.section("data")
     if not section:
         raise spec.error(("data",), "this command needs a `data` section (e.g. data: {source: {sklearn: digits}}).")
@@ -275,7 +346,7 @@ def load_data(spec: Spec, batch_size: int | None = None) -> Data:
     if section.get("normalize"):
         features = train[0].reshape(-1, train[0].shape[-1]) if train[0].ndim > 1 else train[0][:, None]
         info.mean, info.variance = features.mean(axis=0), features.var(axis=0)
-    size = batch_size or section.get("batch_size", 32)
+    size = batch_size or section["batch_size"]
     pipelines = {name: _pipeline_from_arrays(split, size, name == "train", section, spec.seed) for name, split in splits.items()}
     return Data(info, pipelines["train"], pipelines.get("validation"), pipelines.get("test"), arrays=splits)
 
@@ -290,9 +361,9 @@ def _pipeline_from_arrays(split: tuple, batch_size: int, training: bool, section
 def _finish(dataset, size: int | None, batch_size: int, training: bool, section: dict, seed: int | None):
     import tensorflow as tf
 
-    if section.get("cache", True):
+    if section["cache"]:
         dataset = dataset.cache()
-    shuffle = section.get("shuffle", True)
+    shuffle = section["shuffle"]
     if training and shuffle:
         buffer = shuffle if not isinstance(shuffle, bool) else (size or 10_000)
         dataset = dataset.shuffle(min(buffer, 100_000), seed=seed, reshuffle_each_iteration=True)
@@ -303,7 +374,7 @@ def _load_tfds(spec: Spec, section: dict, batch_size: int | None) -> Data:
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
-    import builders.tfds_digits  # noqa: F401 - registers the bundled `zoo_digits` builder
+    import zoo.builders.tfds_digits  # noqa: F401 - registers the bundled `zoo_digits` builder
 
     source = section["source"]
     name = source["tfds"]
@@ -357,7 +428,7 @@ def _load_tfds(spec: Spec, section: dict, batch_size: int | None) -> Data:
     if section.get("normalize"):
         norm = _feature_statistics(datasets["train"].map(lambda x, y: tf.cast(x, "float32")))
         info.mean, info.variance = norm
-    size = batch_size or section.get("batch_size", 32)
+    size = batch_size or section["batch_size"]
     pipelines = {k: _finish(ds, sizes[k], size, k == "train", section, spec.seed) for k, ds in datasets.items()}
     return Data(info, pipelines["train"], pipelines.get("validation"), pipelines.get("test"))
 

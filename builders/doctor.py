@@ -22,12 +22,12 @@ from typing import Any, Sequence
 import keras
 import numpy as np
 
-from builders.data import load_data
-from builders.files import atomic_path, write_json, write_text
-from builders.model import build_model, reconstructs
-from builders.spec import Spec, load_spec
-from builders.train import apply_runtime, fit_data
-from callbacks import (
+from zoo.builders.files import atomic_path, write_json, write_text
+from zoo.builders.model import reconstructs
+from zoo.builders.plan import RunPlan, build_plan
+from zoo.builders.rundir import OwnedDirectory
+from zoo.builders.spec import Spec, load_spec
+from zoo.callbacks import (
     LearningRateFinder,
     activation_statistics,
     bias_variance_verdict,
@@ -42,25 +42,20 @@ from callbacks import (
 __all__ = ["doctor", "lr_find", "format_report"]
 
 
-def _prepare(spec: Spec | str | Path, overrides: Sequence[str]):
+def _prepare(spec: Spec | str | Path, overrides: Sequence[str]) -> RunPlan:
     if not isinstance(spec, Spec):
         spec = load_spec(spec, overrides)
-    if spec.markers:
-        spec = spec.with_hyperparameters()
-    apply_runtime(spec)
-    data = load_data(spec)
-    model = build_model(spec, data.info)
-    return spec, fit_data(spec, model, data), model
+    return build_plan(spec)
 
 
-def _tool_dir(spec: Spec, kind: str, run_dir: str | Path | None) -> Path:
+def _tool_dir(spec: Spec, kind: str, run_dir: str | Path | None) -> OwnedDirectory:
+    """The doctor's or finder's own directory: new, or empty, or one of the same kind of ours; locked."""
     if run_dir is not None:
         path = Path(run_dir)
     else:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        path = Path(spec.get("output", "directory", default="runs")) / spec.name / f"{kind}-{stamp}"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+        path = Path(spec.tree["output"]["directory"]) / spec.name / f"{kind}-{stamp}"
+    return OwnedDirectory.claim(path, kind, spec.to_yaml())
 
 
 def _error(model: keras.Model, dataset) -> tuple[float, str]:
@@ -104,8 +99,14 @@ def doctor(
         vanishing_ratio: warn when the first layer's gradient norm is below this
             fraction of the last layer's.
     """
-    spec, data, model = _prepare(spec, overrides)
-    directory = _tool_dir(spec, "doctor", run_dir)
+    plan = _prepare(spec, overrides)
+    with _tool_dir(plan.spec, "doctor", run_dir) as owned:
+        return _doctor(plan, owned.path, epochs, baseline_error, tolerance, overfit_rows, overfit_steps, vanishing_ratio)
+
+
+def _doctor(plan: RunPlan, directory: Path, epochs: int, baseline_error: float, tolerance: float, overfit_rows: int,
+            overfit_steps: int, vanishing_ratio: float) -> dict[str, Any]:
+    spec, data, model = plan.spec, plan.data, plan.model
     x, y = probe_batch(data.train, 256)
     info = data.info
     classes = None if reconstructs(spec) or info.task == "regression" else (2 if info.task == "binary" else info.num_classes)
@@ -134,7 +135,7 @@ def doctor(
         checks.append(_check("regularization raises the loss", None, "the model has no regularizers, dropout or noise"))
 
     before = _state(model, x, y)
-    history = model.fit(data.train, validation_data=data.validation, epochs=epochs, verbose=0, shuffle=False)
+    history = plan.fit(epochs=epochs, verbose=0)
     after = _state(model, x, y)
     checks.extend(_gradient_checks(before, after, vanishing_ratio))
     checks.extend(_activation_checks(before, after))
@@ -260,14 +261,19 @@ def lr_find(
     steps: int = 100,
 ) -> dict[str, Any]:
     """The learning-rate range test on a spec's model and data: `lr_find.png`, `lr_find.json`, the suggestion."""
-    spec, data, model = _prepare(spec, overrides)
-    directory = _tool_dir(spec, "lr-find", run_dir)
+    plan = _prepare(spec, overrides)
+    with _tool_dir(plan.spec, "lr-find", run_dir) as owned:
+        return _lr_find(plan, owned.path, min_lr, max_lr, steps)
+
+
+def _lr_find(plan: RunPlan, directory: Path, min_lr: float, max_lr: float, steps: int) -> dict[str, Any]:
+    spec, data, model = plan.spec, plan.data, plan.model
     finder = LearningRateFinder(min_lr=min_lr, max_lr=max_lr, steps=steps, verbose=0)
     batches = int(data.train.cardinality())
     if batches <= 0:
         raise spec.error(("data",), "the learning-rate range test needs a training set of known size.")
     try:
-        model.fit(data.train, epochs=math.ceil(steps / batches), callbacks=[finder], verbose=0, shuffle=False)
+        plan.fit([finder], verbose=0, spec_callbacks=False, epochs=math.ceil(steps / batches))
     except ValueError as error:
         if "schedule" not in str(error):
             raise

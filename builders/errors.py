@@ -78,3 +78,7 @@ class SpecError(ValueError):
         if self.suggestions:
             parts.append(" Did you mean " + " or ".join(f"'{s}'" for s in self.suggestions) + "?")
         return "".join(parts)
+
+
+class RunError(RuntimeError):
+    """A problem with a run or search directory (in use, not ours, damaged): one line a user can act on."""

@@ -9,7 +9,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["atomic_path", "write_text", "write_json"]
+from zoo.callbacks.base import file_mode
+
+__all__ = ["atomic_path", "write_text", "write_json", "file_mode"]
 
 
 @contextmanager
@@ -25,6 +27,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         yield temporary
         with open(temporary, "rb") as stream:
             os.fsync(stream.fileno())
+        os.chmod(temporary, file_mode())
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)

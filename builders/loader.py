@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from builders.errors import Location, SpecError, format_path
+from zoo.builders.errors import Location, SpecError, format_path
 
 _PLAIN_TAGS = {
     "tag:yaml.org,2002:str",

@@ -15,9 +15,9 @@ from typing import Any, Sequence
 import keras
 import numpy as np
 
-from builders.data import DataInfo
-from builders.errors import closest
-from builders.resolve import (
+from zoo.builders.data import DataInfo
+from zoo.builders.errors import closest
+from zoo.builders.resolve import (
     accepted_arguments,
     check_arguments,
     construct,
@@ -27,7 +27,7 @@ from builders.resolve import (
     resolve_arguments,
     split_component,
 )
-from builders.spec import Spec
+from zoo.builders.spec import Spec
 
 __all__ = ["build_model", "compile_model", "default_loss", "default_metrics", "reconstructs"]
 
@@ -53,6 +53,14 @@ class _Builder:
         defaults = dict(spec.get("model", "defaults") or {})
         self.sugar = {key: defaults.pop(key) for key in _SUGAR if key in defaults}
         self.defaults = defaults
+        self.accepted: set[str] = set()  # every argument some layer of the model takes
+
+    def check_defaults_used(self) -> None:
+        """A key under `defaults` that no layer of the model takes is a mistake (often a misspelling)."""
+        for key in self.defaults:
+            if key not in self.accepted:
+                raise self.spec.error(("model", "defaults", key), f"no layer of this model takes {key!r}, so the default "
+                                      "would be ignored.", closest(key, self.accepted))
 
     # -- one layer, with defaults and sugar ------------------------------------
     def layer(self, value: Any, path: tuple, output: bool, layer_name: str | None = None) -> list[keras.layers.Layer]:
@@ -61,6 +69,7 @@ class _Builder:
             arguments.setdefault("name", layer_name)
         cls = lookup("layer", name, self.spec, path)
         accepted = accepted_arguments(cls) or frozenset()
+        self.accepted |= accepted if accepted_arguments(cls) is not None else set(self.defaults)
         activation_layer = None
         if "activation" in accepted:
             if "activation" in arguments:
@@ -234,11 +243,10 @@ def build_model(spec: Spec, info: DataInfo | None = None, compile: bool = True) 
         info: what the data says (input shape, task, normalization statistics).
             When None, the data is loaded if the model needs any of these.
     """
-    if spec.markers:
-        spec = spec.with_hyperparameters()
+    spec = spec.resolved()
     section = spec.section("model")
     if info is None and _needs_data(spec):
-        from builders.data import load_data
+        from zoo.builders.data import load_data
 
         info = load_data(spec).info
     builder = _Builder(spec)
@@ -265,6 +273,8 @@ def build_model(spec: Spec, info: DataInfo | None = None, compile: bool = True) 
         if auto_head:
             x = _head(spec, info)(x)
         model = keras.Model(inputs, x, name=spec.name)
+    if "zoo" not in section:
+        builder.check_defaults_used()
     if compile:
         compile_model(model, spec, info)
     return model
@@ -272,10 +282,11 @@ def build_model(spec: Spec, info: DataInfo | None = None, compile: bool = True) 
 
 def load_transfer_source(spec: Spec) -> keras.Model:
     """The saved model a spec's `transfer.from` names: a .keras file or a finished run directory."""
-    from builders.data import find_file
-    from builders.resolve import load_project_classes
+    from zoo.builders.data import find_file
+    from zoo.builders.resolve import load_project_classes
 
-    path = find_file(spec, ("transfer", "from"), spec.get("transfer", "from"))
+    path = find_file(spec, ("transfer", "from"), spec.get("transfer", "from"),
+                     "the transfer source (a .keras file or a finished run directory)")
     if path.is_dir():
         path = path / "model.keras"
         if not path.exists():
@@ -289,7 +300,7 @@ def load_transfer_source(spec: Spec) -> keras.Model:
 
 def _build_transfer(spec: Spec, builder: _Builder, info: DataInfo | None) -> keras.Model:
     """The source's first layers (its input preprocessing included), then `model.layers` and the head."""
-    from callbacks.transfer import reused_blocks
+    from zoo.callbacks.transfer import reused_blocks
 
     section, transfer = spec.section("model"), spec.section("transfer")
     if "layers" not in section:
@@ -305,7 +316,7 @@ def _build_transfer(spec: Spec, builder: _Builder, info: DataInfo | None) -> ker
     if info is not None and tuple(source.input_shape[1:]) != tuple(info.input_shape):
         raise spec.error(("transfer", "from"), f"the saved model takes rows of shape {list(source.input_shape[1:])}, "
                          f"the data's rows have shape {list(info.input_shape)}.")
-    frozen = transfer.get("mode", "feature_extraction") == "feature_extraction"
+    frozen = transfer["mode"] == "feature_extraction"
     inputs = keras.Input(shape=source.input_shape[1:], name="inputs")
     x = inputs
     for layer in [layer for block in blocks for layer in block]:
@@ -339,9 +350,10 @@ def _build_zoo(spec: Spec, info: DataInfo | None) -> keras.Model:
         raise spec.error(("model", "zoo"), f"unknown architecture {name!r}; see `zoo list`.", closest(name, architectures.names()))
     accepted = architectures.parameters(name)
     params = {k: v for k, v in section.items() if k not in ("zoo", "input_shape")}
-    for key in params:
+    for key, value in params.items():
         if key not in accepted:
             raise spec.error(("model", key), f"architecture {name!r} takes no parameter {key!r}; its parameters are {', '.join(accepted)}.", closest(key, accepted))
+        _check_like_default(spec, ("model", key), value, accepted[key])
     shape = section.get("input_shape") or (info.input_shape if info else None)
     if shape is None:
         raise spec.error(("model",), "the input shape is unknown: give model.input_shape or a `data` section.")
@@ -365,6 +377,18 @@ def _build_zoo(spec: Spec, info: DataInfo | None) -> keras.Model:
     return keras.Model(inputs, network(x), name=spec.name)
 
 
+def _check_like_default(spec: Spec, path: tuple, value: Any, default: Any) -> None:
+    """A zoo architecture's argument has the type of its default (a flag is true or false, a count an integer)."""
+    if isinstance(default, bool) and not isinstance(value, bool):
+        raise spec.error(path, f"expected true or false, got {value!r}.")
+    if isinstance(default, int) and not isinstance(default, bool) and (isinstance(value, bool) or not isinstance(value, int)):
+        raise spec.error(path, f"expected an integer, got {value!r}.")
+    if isinstance(default, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise spec.error(path, f"expected a number, got {value!r}.")
+    if isinstance(default, str) and not isinstance(value, (str, dict)):
+        raise spec.error(path, f"expected a name, got {value!r}.")
+
+
 def _build_graph(spec: Spec, builder: _Builder, info: DataInfo | None) -> keras.Model:
     section = spec.section("model")
     for key in ("inputs", "outputs"):
@@ -386,7 +410,8 @@ def _build_graph(spec: Spec, builder: _Builder, info: DataInfo | None) -> keras.
         for source in sources:
             if source not in tensors:
                 raise spec.error(path + ("inputs",), f"{source!r} is not an input or an earlier node.", closest(source, tensors))
-        x = [tensors[s] for s in sources] if isinstance(node["inputs"], list) else tensors[sources[0]]
+        # `inputs: [x]`, as YAML users write one input, means the tensor itself; a list of several is a list.
+        x = [tensors[s] for s in sources] if len(sources) > 1 else tensors[sources[0]]
         for layer in builder.layer(node["layer"], path + ("layer",), output=node["name"] in outputs, layer_name=node["name"]):
             x = builder.call(layer, x, path)
         tensors[node["name"]] = x
@@ -399,10 +424,9 @@ def _build_graph(spec: Spec, builder: _Builder, info: DataInfo | None) -> keras.
 
 def compile_model(model: keras.Model, spec: Spec, info: DataInfo | None = None) -> keras.Model:
     """Compile with the `train` section's optimizer, loss and metrics (resolved by name)."""
-    if spec.markers:
-        spec = spec.with_hyperparameters()
+    spec = spec.resolved()
     section = spec.section("train")
-    optimizer = resolve(section.get("optimizer", "adam"), "optimizer", spec, ("train", "optimizer"))
+    optimizer = resolve(section["optimizer"], "optimizer", spec, ("train", "optimizer"))
     task = "reconstruction" if reconstructs(spec) else (info.task if info is not None else None)
     if "loss" in section:
         loss = resolve(section["loss"], "loss", spec, ("train", "loss"))
@@ -413,6 +437,6 @@ def compile_model(model: keras.Model, spec: Spec, info: DataInfo | None = None) 
     metrics = [resolve(m, "metric", spec, ("train", "metrics", i)) for i, m in enumerate(section.get("metrics", []))]
     if "metrics" not in section and task is not None:
         metrics = default_metrics(task)
-    jit = spec.get("runtime", "jit_compile", default="auto")
+    jit = spec.tree["runtime"]["jit_compile"]
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit)
     return model

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from builders.spec import Spec
+from zoo.builders.spec import Spec
 
 __all__ = ["pitfalls"]
 
@@ -37,8 +37,7 @@ def _chain_layers(items: list, path: tuple) -> Iterator[tuple[tuple, str, dict]]
 
 def pitfalls(spec: Spec) -> list[str]:
     """Readable warnings, each with the position it concerns."""
-    if spec.markers:
-        spec = spec.with_hyperparameters()
+    spec = spec.resolved()
     found: list[str] = []
 
     def warn(path: tuple, message: str) -> None:
@@ -46,7 +45,8 @@ def pitfalls(spec: Spec) -> list[str]:
 
     model = spec.section("model")
     defaults = model.get("defaults") or {}
-    layers = list(_chain_layers(model.get("layers"), ("model", "layers")))
+    # `layers` of a zoo architecture is a count, not a chain.
+    layers = [] if "zoo" in model else list(_chain_layers(model.get("layers"), ("model", "layers")))
     effective = []
     for path, name, arguments in layers:
         merged = {**{k: v for k, v in defaults.items() if k not in ("batch_norm", "dropout")}, **arguments}
@@ -77,7 +77,7 @@ def pitfalls(spec: Spec) -> list[str]:
 
 def _early_stopping_pitfall(spec: Spec, warn) -> None:
     patience: dict[str, dict[str, tuple]] = {}
-    for index, callback in enumerate(spec.get("train", "callbacks", default=[]) or []):
+    for index, callback in enumerate(spec.tree["train"]["callbacks"]):
         name = _name(callback)
         if name in ("ReduceLROnPlateau", "EarlyStopping") and isinstance(callback, dict):
             arguments = callback[name] or {}

@@ -19,8 +19,8 @@ from typing import Any, Callable, Sequence
 
 import keras
 
-from builders.errors import SpecError, closest
-from builders.spec import Spec
+from zoo.builders.errors import SpecError, closest
+from zoo.builders.spec import Spec
 
 __all__ = ["CATEGORIES", "resolve", "lookup", "accepted_arguments", "names", "argument_category"]
 
@@ -76,9 +76,13 @@ _NOT_COMPONENTS = {"get", "serialize", "deserialize"}
 
 
 def load_project_classes() -> None:
-    """Importing the packages registers their classes with Keras."""
-    import callbacks  # noqa: F401
-    import zoo  # noqa: F401
+    """Importing the modules registers their classes with Keras (`zoo>Name`)."""
+    import zoo.activations  # noqa: F401
+    import zoo.architectures  # noqa: F401
+    import zoo.callbacks  # noqa: F401
+    import zoo.layers  # noqa: F401
+    import zoo.optimizers  # noqa: F401
+    import zoo.schedules  # noqa: F401
 
 
 @functools.lru_cache(maxsize=None)

@@ -28,6 +28,26 @@ _COMPONENT = {
     ],
 }
 
+_LAYER_COMPONENT = {
+    "description": "a layer: a name or a one-key mapping {ClassName: {constructor arguments}}",
+    "anyOf": [
+        {"type": "string", "minLength": 1},
+        {
+            "type": "object",
+            "minProperties": 1,
+            "maxProperties": 1,
+            "additionalProperties": {
+                "type": ["object", "null"],
+                # The sugar a layer may carry beside its constructor arguments.
+                "properties": {
+                    "batch_norm": {"enum": ["before_activation", "after_activation", "none"]},
+                    "dropout": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+                },
+            },
+        },
+    ],
+}
+
 _SHAPE = {
     "description": "a shape: a list of positive integers (null for a free dimension)",
     "type": "array",
@@ -41,7 +61,7 @@ _LAYER_ITEM = {
         "{repeat: N, layers: [...]} or {residual: [...]}"
     ),
     "anyOf": [
-        {"$ref": "#/$defs/component"},
+        {"$ref": "#/$defs/layer_component"},
         {
             "type": "object",
             "required": ["repeat", "layers"],
@@ -103,9 +123,16 @@ SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "$defs": {
         "component": _COMPONENT,
+        "layer_component": _LAYER_COMPONENT,
         "layers": {"type": "array", "items": {"$ref": "#/$defs/layer_item"}, "minItems": 1},
         "layer_item": _LAYER_ITEM,
         "shape": _SHAPE,
+        "safe_name": {
+            # One path component: it names a folder under runs/ or tuning/, so never `..` or a separator.
+            "type": "string",
+            "pattern": r"^(?!\.\.?$)[^/\\\x00-\x1f:*?\"<>|]{1,100}$",
+            "description": "a name for a folder: 1 to 100 characters, no / \\ : * ? \" < > |, not . or ..",
+        },
         "source": _SOURCE,
         "split": _SPLIT,
         "layered_model": {
@@ -120,6 +147,7 @@ SCHEMA: dict[str, Any] = {
                         "batch_norm": {"enum": ["before_activation", "after_activation", "none"]},
                         "dropout": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
                     },
+                    # Other keys are constructor arguments; the model builder refuses one that no layer takes.
                 },
                 "layers": {"$ref": "#/$defs/layers"},
                 "head": {"enum": ["auto", "none"]},
@@ -145,7 +173,7 @@ SCHEMA: dict[str, Any] = {
                                 ],
                                 "description": "a node or input name, or a list of them",
                             },
-                            "layer": {"$ref": "#/$defs/component"},
+                            "layer": {"$ref": "#/$defs/layer_component"},
                         },
                     },
                 },
@@ -161,9 +189,10 @@ SCHEMA: dict[str, Any] = {
     },
     "properties": {
         "version": {"description": f"the spec language version ({SPEC_VERSION})", "const": SPEC_VERSION},
-        "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$", "description": "a run name: letters, digits, _ . -"},
+        "name": {"$ref": "#/$defs/safe_name"},
         "description": {"type": "string"},
-        "seed": {"type": "integer", "minimum": 0},
+        "seed": {"type": "integer", "minimum": 0, "maximum": 2**32 - 1,
+                 "description": "an integer from 0 to 2**32 - 1 (NumPy's and TensorFlow's seed range)"},
         "data": {
             "type": "object",
             "required": ["source"],
@@ -174,11 +203,11 @@ SCHEMA: dict[str, Any] = {
                 "test_split": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
                 "validation": {"$ref": "#/$defs/split"},
                 "test": {"$ref": "#/$defs/split"},
-                "normalize": {"type": "boolean"},
+                "normalize": {"type": "boolean", "default": False},
                 "rescale": {"type": "number", "exclusiveMinimum": 0},
-                "batch_size": {"type": "integer", "minimum": 1},
-                "shuffle": {"type": ["boolean", "integer"], "minimum": 1},
-                "cache": {"type": "boolean"},
+                "batch_size": {"type": "integer", "minimum": 1, "default": 32},
+                "shuffle": {"type": ["boolean", "integer"], "minimum": 1, "default": True},
+                "cache": {"type": "boolean", "default": True},
                 "limit": {"type": "integer", "minimum": 1, "description": "use only the first N training rows"},
                 "classes": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "uniqueItems": True,
                             "description": "keep only rows with these labels, relabelled 0, 1, ... in this order"},
@@ -199,13 +228,14 @@ SCHEMA: dict[str, Any] = {
         },
         "train": {
             "type": "object",
+            "default": {},
             "additionalProperties": False,
             "properties": {
-                "optimizer": {"$ref": "#/$defs/component"},
+                "optimizer": {"$ref": "#/$defs/component", "default": "adam"},
                 "loss": {"$ref": "#/$defs/component"},
                 "metrics": {"type": "array", "items": {"$ref": "#/$defs/component"}},
-                "epochs": {"type": "integer", "minimum": 1},
-                "callbacks": {"type": "array", "items": {"$ref": "#/$defs/component"}},
+                "epochs": {"type": "integer", "minimum": 1, "default": 10},
+                "callbacks": {"type": "array", "items": {"$ref": "#/$defs/component"}, "default": []},
                 "class_weight": {"enum": ["balanced"]},
             },
         },
@@ -214,8 +244,9 @@ SCHEMA: dict[str, Any] = {
             "description": "greedy layer-wise pretraining before `train`: {mode, epochs_per_layer, head_epochs, optimizer, freeze}",
             "additionalProperties": False,
             "properties": {
-                "mode": {"enum": ["supervised", "unsupervised"]},
+                "mode": {"enum": ["supervised", "unsupervised"], "default": "supervised"},
                 "epochs_per_layer": {
+                    "default": 3,
                     "description": "a positive integer, or a list of them (one per hidden layer)",
                     "anyOf": [
                         {"type": "integer", "minimum": 1},
@@ -224,7 +255,7 @@ SCHEMA: dict[str, Any] = {
                 },
                 "head_epochs": {"type": "integer", "minimum": 1},
                 "optimizer": {"$ref": "#/$defs/component"},
-                "freeze": {"type": "boolean"},
+                "freeze": {"type": "boolean", "default": True},
             },
         },
         "transfer": {
@@ -236,7 +267,7 @@ SCHEMA: dict[str, Any] = {
                 "from": {"type": "string", "minLength": 1, "description": "a .keras file or a finished run directory"},
                 "layers": {"type": "integer", "minimum": 1, "description": "how many layers with weights to reuse"},
                 "until": {"type": "string", "minLength": 1, "description": "the name of the last layer to reuse"},
-                "mode": {"enum": ["feature_extraction", "fine_tune"]},
+                "mode": {"enum": ["feature_extraction", "fine_tune"], "default": "feature_extraction"},
                 "unfreeze": {
                     "type": "object",
                     "required": ["after_epoch"],
@@ -256,7 +287,7 @@ SCHEMA: dict[str, Any] = {
             "description": "the search: {tuner, objective, max_trials, max_time, executions_per_trial, directory, project_name, ...}",
             "additionalProperties": False,
             "properties": {
-                "tuner": {"$ref": "#/$defs/component"},
+                "tuner": {"$ref": "#/$defs/component", "default": "RandomSearch"},
                 "objective": {
                     "description": "a logged metric name (val_accuracy) or {name: ..., direction: min|max}",
                     "anyOf": [
@@ -269,32 +300,37 @@ SCHEMA: dict[str, Any] = {
                 "max_time": {"type": "number", "exclusiveMinimum": 0, "description": "seconds; no new trial starts after it"},
                 "worker_timeout": {"type": "number", "exclusiveMinimum": 0,
                                    "description": "distributed chief: seconds of a worker's silence before its trial is handed on"},
-                "executions_per_trial": {"type": "integer", "minimum": 1},
-                "max_retries_per_trial": {"type": "integer", "minimum": 0},
-                "max_consecutive_failed_trials": {"type": "integer", "minimum": 1},
-                "directory": {"type": "string", "minLength": 1},
-                "project_name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
-                "top": {"type": "integer", "minimum": 1, "description": "rows of the results table (default 5)"},
+                "executions_per_trial": {"type": "integer", "minimum": 1, "default": 1},
+                "max_retries_per_trial": {"type": "integer", "minimum": 0, "default": 0},
+                "max_consecutive_failed_trials": {"type": "integer", "minimum": 1, "default": 3},
+                "directory": {"type": "string", "minLength": 1, "default": "tuning",
+                              "description": "where search directories go (default tuning)"},
+                "project_name": {"$ref": "#/$defs/safe_name"},
+                "top": {"type": "integer", "minimum": 1, "default": 5, "description": "rows of the results table (default 5)"},
             },
         },
         "runtime": {
             "type": "object",
+            "default": {},
             "additionalProperties": False,
             "properties": {
-                "precision": {"enum": ["float32", "mixed_float16", "mixed_bfloat16"]},
-                "jit_compile": {"anyOf": [{"type": "boolean"}, {"const": "auto"}], "description": "true, false or auto"},
-                "deterministic": {"type": "boolean"},
-                "strategy": {"enum": ["default", "mirrored", "multi_worker"],
+                "precision": {"enum": ["float32", "mixed_float16", "mixed_bfloat16"], "default": "float32"},
+                "jit_compile": {"anyOf": [{"type": "boolean"}, {"const": "auto"}], "description": "true, false or auto",
+                                "default": "auto"},
+                "deterministic": {"type": "boolean", "default": False},
+                "strategy": {"enum": ["default", "mirrored", "multi_worker"], "default": "default",
                              "description": "default, mirrored (this machine's GPUs) or multi_worker (TF_CONFIG)"},
             },
         },
         "output": {
             "type": "object",
+            "default": {},
             "additionalProperties": False,
             "properties": {
-                "directory": {"type": "string", "minLength": 1, "description": "where run directories go (default runs)"},
-                "tensorboard": {"type": "boolean"},
-                "plots": {"type": "boolean"},
+                "directory": {"type": "string", "minLength": 1, "description": "where run directories go (default runs)",
+                              "default": "runs"},
+                "tensorboard": {"type": "boolean", "default": True},
+                "plots": {"type": "boolean", "default": True},
             },
         },
     },

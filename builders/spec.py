@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +18,9 @@ from typing import Any, Iterator, Mapping, Sequence
 import jsonschema
 import yaml
 
-from builders.errors import Location, SpecError, closest, format_path
-from builders.loader import parse_yaml, read_spec_text
-from builders.schema import HP_TYPES, SCHEMA, SPEC_VERSION
+from zoo.builders.errors import Location, SpecError, closest, format_path
+from zoo.builders.loader import parse_yaml, read_spec_text
+from zoo.builders.schema import HP_TYPES, SCHEMA, SPEC_VERSION
 
 __all__ = ["Spec", "load_spec", "parse_override", "find_markers", "resolve_markers"]
 
@@ -31,6 +32,7 @@ class Spec:
     tree: dict
     source: str = "<string>"
     locations: dict = field(default_factory=dict, repr=False)
+    concrete: bool = False  # markers resolved and schema defaults filled in: what a run reads
 
     # -- where things are -------------------------------------------------
     def where(self, path: Sequence[str | int]) -> Location:
@@ -64,7 +66,7 @@ class Spec:
         return self.tree.get(name) or {}
 
     def replace(self, tree: dict) -> "Spec":
-        return Spec(tree, self.source, self.locations)
+        return Spec(tree, self.source, self.locations, self.concrete)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.tree, sort_keys=False, default_flow_style=None)
@@ -81,6 +83,21 @@ class Spec:
 
             hp = keras_tuner.HyperParameters()
         return self.replace(resolve_markers(self.tree, hp))
+
+    def resolved(self, hp: Any = None) -> "Spec":
+        """The concrete spec a run reads: each marker's value from `hp` (its default when None) and
+        every setting the spec leaves out filled in from the schema's defaults.
+
+        This is the one boundary where markers are resolved; a concrete spec is returned as it is.
+        """
+        if self.concrete:
+            return self
+        if not self.markers:
+            tree = copy.deepcopy(self.tree)
+        else:
+            tree = self.with_hyperparameters(hp).tree
+            _validate_tree(self, tree)  # each value a marker can take must fit the schema, not only its default
+        return Spec(fill_defaults(tree, SCHEMA), self.source, self.locations, concrete=True)
 
 
 # -- loading -------------------------------------------------------------------
@@ -112,9 +129,47 @@ def load_spec(path_or_text: str | Path | Mapping, overrides: Sequence[str] = ())
     for text in overrides:
         apply_override(spec, text)
     spec = _upgrade(spec)
+    _check_numbers(spec, spec.tree)
     _check_markers(spec)
     _validate_schema(spec)
     return spec
+
+
+def _check_numbers(spec: Spec, node: Any, path: tuple = ()) -> None:
+    """NaN and infinity are refused wherever they stand: no Keras argument means them."""
+    if isinstance(node, float) and not math.isfinite(node):
+        raise spec.error(path, f"{node} is not a valid value here: give a finite number.")
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _check_numbers(spec, value, path + (key,))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            _check_numbers(spec, value, path + (index,))
+
+
+def fill_defaults(tree: Any, schema: dict, root: dict | None = None) -> Any:
+    """`tree` with every property the schema gives a `default` filled in where it is absent.
+
+    The schema is the one place defaults are declared: code reads the filled-in value.
+    """
+    root = schema if root is None else root
+    while isinstance(schema, dict) and "$ref" in schema:
+        schema = _follow(root, schema["$ref"])
+    if not isinstance(tree, dict) or not isinstance(schema, dict):
+        return tree
+    for name, child in schema.get("properties", {}).items():
+        if name not in tree and isinstance(child, dict) and "default" in child:
+            tree[name] = copy.deepcopy(child["default"])
+        if name in tree:
+            tree[name] = fill_defaults(tree[name], child, root)
+    return tree
+
+
+def _follow(root: dict, reference: str) -> dict:
+    node: Any = root
+    for part in reference.lstrip("#/").split("/"):
+        node = node[part]
+    return node
 
 
 def _upgrade(spec: Spec) -> Spec:
@@ -324,13 +379,22 @@ def _check_markers(spec: Spec) -> None:
 
 # -- schema validation -------------------------------------------------------------
 
-_VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+def _is_integer(checker: Any, value: Any) -> bool:
+    # JSON Schema counts 2.0 as an integer; Keras does not (a later crash in training).
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_TYPES = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
+_VALIDATOR = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=_TYPES)(SCHEMA)
 _TYPE_WORDS = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
                "number": "a number", "boolean": "true or false", "null": "null"}
 
 
 def _validate_schema(spec: Spec) -> None:
-    resolved = spec.with_hyperparameters().tree if spec.markers else spec.tree
+    _validate_tree(spec, spec.with_hyperparameters().tree if spec.markers else spec.tree)
+
+
+def _validate_tree(spec: Spec, resolved: dict) -> None:
     errors = list(_VALIDATOR.iter_errors(resolved))
     if not errors:
         return
@@ -363,6 +427,9 @@ def _describe(spec: Spec, error: jsonschema.ValidationError) -> SpecError:
         branch = _closest_branch(error)
         if branch is not None:
             return _describe(spec, branch)
+        deepest = max(_leaves(error), key=lambda e: len(e.absolute_path), default=None)
+        if deepest is not None and len(deepest.absolute_path) > len(path) + 1:
+            return _describe(spec, deepest)  # a value inside a layer's arguments, such as its dropout
         if isinstance(value, dict) and len(value) == 1:
             (name, arguments), = value.items()
             if not isinstance(arguments, (dict, type(None))) and not isinstance(arguments, list):
@@ -392,6 +459,14 @@ def _describe(spec: Spec, error: jsonschema.ValidationError) -> SpecError:
     if kind == "pattern":
         return spec.error(path, f"expected {schema.get('description', 'a name matching ' + schema['pattern'])}; got {_show(value)}.")
     return spec.error(path, error.message)
+
+
+def _leaves(error: jsonschema.ValidationError) -> Iterator[jsonschema.ValidationError]:
+    for sub in error.context or ():
+        if sub.context:
+            yield from _leaves(sub)
+        else:
+            yield sub
 
 
 def _closest_branch(error: jsonschema.ValidationError) -> jsonschema.ValidationError | None:

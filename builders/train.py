@@ -1,20 +1,24 @@
 """Training runs: `zoo train SPEC`, `zoo train --resume RUN_DIR`, `zoo evaluate`, `zoo predict`.
 
-A run directory holds (each file written atomically):
+A run directory holds (each file written atomically, with the permissions the umask gives):
 
-    spec.yaml       the resolved spec (markers replaced by their values)
-    history.csv     one row per finished epoch, rewritten after each epoch
-    history.json    the same, at the end
-    model.keras     the trained model (normalization included)
-    metrics.json    final/best metrics; written last, so its presence means "complete"
-    curves.png      loss and each metric, train vs validation, best epoch marked
-    logs/           TensorBoard
-    backup/         the AtomicBackupAndRestore checkpoint while the run is unfinished, with
-                    the state of the spec's callbacks (patience counters, best values)
+    zoo-manifest.json  ours: kind, state (training | finishing | complete), the spec's fingerprint
+    .zoo.lock          the OS lock of the process working in it (with its pid)
+    spec.yaml          the concrete spec (markers resolved, defaults filled in)
+    history.csv        one row per finished epoch, rewritten after each epoch
+    history.json       the same, at the end
+    model.keras        the trained model (normalization included)
+    data.json          input shape, task, class names and feature columns, for predict
+    metrics.json       final/best metrics
+    curves.png         loss and each metric, train vs validation, best epoch marked
+    logs/              TensorBoard
+    backup/            the AtomicBackupAndRestore checkpoint and the state of the spec's callbacks
+                       (patience counters, best values) until the run is complete
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -28,24 +32,17 @@ from typing import Any, Sequence
 import keras
 import numpy as np
 
-from builders.data import Data, load_data
-from builders.errors import SpecError, closest
-from builders.files import atomic_path, write_json, write_text
-from builders.model import build_model, reconstructs
-from builders.resolve import resolve
-from builders.spec import Spec, load_spec
-from callbacks import (
-    ActivationMonitor,
-    AtomicBackupAndRestore,
-    GradientMonitor,
-    UnfreezeSchedule,
-    greedy_layerwise_pretrain,
-    probe_batch,
-)
-from callbacks.chain import chain_of
+from zoo.builders.data import Data, load_data, read_inputs
+from zoo.builders.errors import RunError, SpecError
+from zoo.builders.files import atomic_path, write_json, write_text
+from zoo.builders.model import reconstructs
+from zoo.builders.plan import RunPlan, build_plan
+from zoo.builders.rundir import OwnedDirectory, check_name, fingerprint
+from zoo.builders.spec import Spec, load_spec
+from zoo.callbacks import AtomicBackupAndRestore, BackupError
 
-__all__ = ["RunResult", "train", "resume", "evaluate", "predict", "apply_runtime", "spec_callbacks", "fit_data", "pretrain_model",
-           "distribution_strategy"]
+__all__ = ["RunResult", "train", "resume", "evaluate", "predict", "class_names", "load_model", "read_history",
+           "format_summary"]
 
 COMPLETE_MARKER = "metrics.json"
 
@@ -65,37 +62,6 @@ class RunResult:
     def paths(self) -> dict[str, Path]:
         names = ("spec.yaml", "model.keras", "history.csv", "history.json", "metrics.json", "curves.png", "logs")
         return {name: self.run_dir / name for name in names if (self.run_dir / name).exists()}
-
-
-def apply_runtime(spec: Spec) -> None:
-    """Seed every random source and set precision and determinism, before any model exists."""
-    runtime = spec.section("runtime")
-    if spec.seed is not None:
-        keras.utils.set_random_seed(spec.seed)
-    if runtime.get("deterministic"):
-        if keras.backend.backend() == "tensorflow":
-            import tensorflow as tf
-
-            tf.config.experimental.enable_op_determinism()
-    keras.mixed_precision.set_dtype_policy(runtime.get("precision", "float32"))
-
-
-def _new_run_dir(spec: Spec, run_dir: str | Path | None) -> Path:
-    if run_dir is not None:
-        path = Path(run_dir)
-        if (path / COMPLETE_MARKER).exists():
-            raise SpecError(f"{path} already holds a finished run; choose another directory.")
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-    root = Path(spec.get("output", "directory", default="runs")) / spec.name
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    path = root / stamp
-    suffix = 1
-    while path.exists():
-        suffix += 1
-        path = root / f"{stamp}-{suffix}"
-    path.mkdir(parents=True)
-    return path
 
 
 class _HistoryFile(keras.callbacks.Callback):
@@ -125,13 +91,20 @@ class _HistoryFile(keras.callbacks.Callback):
 
 
 def read_history(path: Path) -> list[dict]:
+    """The rows of a run's history.csv (none when it does not exist); RunError when it is damaged."""
     if not path.exists():
         return []
-    with open(path, newline="") as stream:
-        rows = []
-        for row in csv.DictReader(stream):
-            rows.append({k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v not in ("", None)})
-        return rows
+    try:
+        with open(path, newline="", encoding="utf-8") as stream:
+            rows = []
+            for row in csv.DictReader(stream):
+                rows.append({k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v not in ("", None)})
+    except (ValueError, TypeError, UnicodeDecodeError, csv.Error):
+        raise RunError(f"{path} is damaged (not the history this project writes): "
+                       "start the run again in a new directory.") from None
+    if any("epoch" not in row for row in rows):
+        raise RunError(f"{path} is damaged (rows without an epoch): start the run again in a new directory.")
+    return rows
 
 
 class _EpochLine(keras.callbacks.Callback):
@@ -163,16 +136,28 @@ class _CallbackState(keras.callbacks.Callback):
 
     ATTRIBUTES = ("wait", "best", "best_epoch", "stopped_epoch", "cooldown_counter")
     KEEP = 3  # epochs of state kept
+    FILE = "callback_state.json"
 
     def __init__(self, callbacks: list, directory: Path) -> None:
         super().__init__()
         self.callbacks = callbacks
         self.directory = directory
-        self.path = directory / "callback_state.json"
+        self.path = directory / self.FILE
         self.restored = False
 
     def _saved(self) -> dict:
-        return json.loads(self.path.read_text()) if self.path.exists() else {}
+        if not self.path.exists():
+            return {}
+        try:
+            saved = json.loads(self.path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            saved = None
+        if not isinstance(saved, dict):
+            raise RunError(f"{self.path} is damaged: start the run again in a new directory.")
+        return saved
+
+    def on_train_begin(self, logs=None):
+        self._saved()  # a damaged state file is an error before training, not after it
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.restored:
@@ -190,8 +175,12 @@ class _CallbackState(keras.callbacks.Callback):
                 continue
             for name, value in saved.items():
                 if name == "best_weights":
-                    with np.load(self.directory / value) as arrays:
-                        callback.best_weights = [arrays[f"w{i}"] for i in range(len(arrays.files))]
+                    try:
+                        with np.load(self.directory / str(value), allow_pickle=False) as arrays:
+                            callback.best_weights = [arrays[f"w{i}"] for i in range(len(arrays.files))]
+                    except (OSError, ValueError, KeyError):
+                        raise RunError(f"{self.directory / str(value)} is damaged or missing: start the run again "
+                                       "in a new directory.") from None
                 else:
                     setattr(callback, name, value)
 
@@ -223,117 +212,18 @@ class _CallbackState(keras.callbacks.Callback):
                 stale.unlink()
 
 
-def spec_callbacks(spec: Spec, data: Data, model: keras.Model, epochs: int, log_dir: Path | None) -> list:
-    """The callbacks the spec asks for (`train.callbacks`, `transfer.unfreeze`), checked against the model
-    and data before training, monitors given their probe batch."""
-    user = [resolve(c, "callback", spec, ("train", "callbacks", i)) for i, c in enumerate(spec.get("train", "callbacks", default=[]))]
-    unfreeze = spec.get("transfer", "unfreeze")
-    if unfreeze:
-        user.append(UnfreezeSchedule(**unfreeze))
-    _check_monitors(spec, user, data, model)
-    _check_learning_rate_control(spec, user, model)
-    _check_unfreezing(spec, user, model, epochs)
-    _give_probes(spec, user, data, log_dir)
-    return user
-
-
-def _callbacks(spec: Spec, run_dir: Path, epochs: int, quiet: bool, data: Data, model: keras.Model) -> list:
-    user = spec_callbacks(spec, data, model, epochs, run_dir / "logs" if spec.get("output", "tensorboard", default=True) else None)
-    history = _HistoryFile(run_dir / "history.csv")
-    extra: list = [keras.callbacks.TerminateOnNaN(), history, _CallbackState(user, run_dir / "backup"),
-                   # A kill in the middle of writing a backup leaves the previous one loadable.
-                   AtomicBackupAndRestore(run_dir / "backup")]
-    if spec.get("output", "tensorboard", default=True):
+def _callbacks(plan: RunPlan, run_dir: Path, quiet: bool, backup: AtomicBackupAndRestore) -> list:
+    """What a run adds to the plan's callbacks: its history file, the callbacks' state and the backup,
+    TensorBoard, the one-line display."""
+    output = plan.spec.tree["output"]
+    extra: list = [keras.callbacks.TerminateOnNaN(), _HistoryFile(run_dir / "history.csv"),
+                   _CallbackState(plan.callbacks, run_dir / "backup"), backup]
+    # History and callback state are written before the backup, so no finished epoch is missing from them.
+    if output["tensorboard"]:
         extra.append(keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False, profile_batch=0))
     if quiet:
-        extra.append(_EpochLine(epochs))
-    # History and callback state are written before the backup, so no finished epoch is missing from them.
-    return user + extra
-
-
-def _check_unfreezing(spec: Spec, callbacks: list, model: keras.Model, epochs: int) -> None:
-    """An unfreeze schedule that cannot do what it says is an error before training starts."""
-    for index, callback in enumerate(callbacks):
-        if not isinstance(callback, UnfreezeSchedule):
-            continue
-        from_transfer = index == len(callbacks) - 1 and spec.get("transfer", "unfreeze") is not None
-        path = ("transfer", "unfreeze") if from_transfer else ("train", "callbacks", index)
-        if not callback.frozen_layers(model):
-            raise spec.error(path, "the schedule would unfreeze layers, but no layer of the model is frozen"
-                             + (" (transfer.mode is fine_tune)" if spec.get("transfer", "mode") == "fine_tune" else "") + ".")
-        try:
-            callback.check(model)
-        except ValueError as error:
-            raise spec.error(path + (("layers",) if from_transfer else ()), str(error)) from None
-        if callback.after_epoch >= epochs:
-            raise spec.error(path + (("after_epoch",) if from_transfer else ()),
-                             f"after_epoch {callback.after_epoch} is never reached: training runs epochs 0 to {epochs - 1}.")
-
-
-def _give_probes(spec: Spec, callbacks: list, data: Data, log_dir: Path | None) -> None:
-    """Monitors that look at a batch get the first training batch; gradient norms go to TensorBoard too."""
-    for callback in callbacks:
-        if isinstance(callback, (GradientMonitor, ActivationMonitor)) and callback.probe is None:
-            callback.set_probe(*probe_batch(data.train))
-        if isinstance(callback, GradientMonitor) and callback.log_dir is None and log_dir is not None:
-            callback.log_dir = str(log_dir / "gradients")
-
-
-def _check_learning_rate_control(spec: Spec, callbacks: list, model: keras.Model) -> None:
-    """Callbacks that set the learning rate cannot drive an optimizer whose rate is a schedule:
-    Keras finds out only at the first change, mid-training; here it is an error before it starts."""
-    schedule = getattr(model.optimizer, "_learning_rate", None)
-    if not isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
-        return
-    for index, callback in enumerate(callbacks):
-        if isinstance(callback, (keras.callbacks.ReduceLROnPlateau, keras.callbacks.LearningRateScheduler)):
-            raise spec.error(
-                ("train", "callbacks", index),
-                f"{type(callback).__name__} sets the learning rate, but train.optimizer's learning_rate is a schedule "
-                f"({type(schedule).__name__}); use one or the other.",
-            )
-
-
-def _check_monitors(spec: Spec, callbacks: list, data: Data, model: keras.Model) -> None:
-    """A callback that monitors a quantity that will never be logged is an error now, not a warning later."""
-    logged = _logged_names(model, data)
-    for index, callback in enumerate(callbacks):
-        monitor = getattr(callback, "monitor", None)
-        if not isinstance(monitor, str):
-            continue
-        if monitor.startswith("val_") and data.validation is None:
-            raise spec.error(
-                ("train", "callbacks", index),
-                f"{type(callback).__name__} monitors {monitor!r}, but there is no validation data; "
-                "add data.validation_split or data.validation, or monitor a training metric.",
-            )
-        if logged is not None and monitor not in logged:
-            raise spec.error(
-                ("train", "callbacks", index),
-                f"{type(callback).__name__} monitors {monitor!r}, which training does not log; it logs "
-                f"{', '.join(sorted(logged))}.",
-                closest(monitor, sorted(logged)),
-            )
-
-
-def _logged_names(model: keras.Model, data: Data) -> set[str] | None:
-    """What `fit` will put in the epoch logs: loss, each compiled metric's name, their val_ twins;
-    None when the model's metrics are not plain enough to tell (several outputs)."""
-    config = model.get_compile_config() or {}
-    metrics = config.get("metrics") or []
-    if isinstance(metrics, dict) or len(model.outputs) > 1:
-        return None
-    names = {"loss"}
-    for metric in metrics:
-        if isinstance(metric, str):
-            names.add(metric)
-        elif isinstance(metric, dict) and isinstance(metric.get("config"), dict) and "name" in metric["config"]:
-            names.add(metric["config"]["name"])
-        else:
-            return None
-    if data.validation is not None:
-        names |= {f"val_{name}" for name in names}
-    return names | {"learning_rate"}
+        extra.append(_EpochLine(plan.epochs))
+    return extra
 
 
 def train(
@@ -345,179 +235,155 @@ def train(
 ) -> RunResult:
     """Train the model a spec describes and write its run directory.
 
+    The run plan is built (and so the spec validated) before anything is written.
+
     Args:
         spec: a `Spec`, or a path / YAML text for `load_spec`.
         overrides: dotted overrides such as `"train.epochs=5"`.
-        run_dir: where to write (default `runs/<name>/<timestamp>/`); an unfinished
-            run directory given here is resumed.
+        run_dir: where to write (default `<output.directory>/<name>/<timestamp>/`): a new or empty
+            directory, or an unfinished run of the same spec, which then continues.
         quiet: one line per epoch instead of Keras's progress bar.
     """
     if not isinstance(spec, Spec):
         spec = load_spec(spec, overrides)
-    if spec.markers:
-        spec = spec.with_hyperparameters()  # each marker takes its default
-    run_dir = _new_run_dir(spec, run_dir)
-    if not (run_dir / "spec.yaml").exists():
-        write_text(run_dir / "spec.yaml", spec.to_yaml())
-    return _run(spec, run_dir, quiet, verbose)
+    spec = spec.resolved()  # each marker takes its default
+    check_name(spec.name, "the run name")
+    text = spec.to_yaml()
+    path = Path(run_dir) if run_dir is not None else _stamped_path(spec)
+    with _policy_kept():
+        plan = build_plan(spec, log_dir=_log_dir(spec, path))  # every spec problem is raised here
+        directory = _claim(spec, path, text, fresh=run_dir is None)
+        with directory:
+            manifest = directory.manifest()
+            if manifest["state"] == "complete":
+                raise RunError(f"{path} already holds a finished run; choose another directory.")
+            if manifest["spec"] != fingerprint(text):
+                raise RunError(f"{path} holds an unfinished run of another spec: continue it with "
+                               f"`zoo train --resume {path}` (it uses its own spec), or choose another directory.")
+            if not (path / "spec.yaml").exists():
+                write_text(path / "spec.yaml", text)
+            return _execute(plan, directory, quiet, verbose)
 
 
 def resume(run_dir: str | Path, quiet: bool = False, verbose: int | str = "auto") -> RunResult:
-    """Continue an interrupted run from its last finished epoch, optimizer state included."""
-    run_dir = Path(run_dir)
-    if not (run_dir / "spec.yaml").exists():
-        raise SpecError(f"{run_dir} is not a run directory (it has no spec.yaml).")
-    if (run_dir / COMPLETE_MARKER).exists():
-        raise SpecError(f"{run_dir} holds a finished run; there is nothing to resume.")
-    return _run(load_spec(run_dir / "spec.yaml"), run_dir, quiet, verbose)
+    """Continue an interrupted run from its last finished epoch, with its own spec; a run killed
+    while finishing is finished."""
+    with OwnedDirectory.reopen(run_dir, "run") as directory:
+        if directory.state == "complete":
+            raise RunError(f"{directory.path} holds a finished run; there is nothing to resume.")
+        if not (directory.path / "spec.yaml").exists():
+            raise RunError(f"{directory.path} has no spec.yaml: the run never started; start it again with zoo train.")
+        spec = load_spec(directory.path / "spec.yaml").resolved()
+        with _policy_kept():
+            plan = build_plan(spec, log_dir=_log_dir(spec, directory.path))
+            return _execute(plan, directory, quiet, verbose)
 
 
-def _run(spec: Spec, run_dir: Path, quiet: bool, verbose: int | str) -> RunResult:
+@contextlib.contextmanager
+def _policy_kept():
+    """A mixed-precision run leaves the caller's dtype policy alone."""
     policy = keras.mixed_precision.dtype_policy()
     try:
-        return _fit(spec, run_dir, quiet, verbose)
+        yield
     finally:
-        keras.mixed_precision.set_dtype_policy(policy)  # a mixed-precision run leaves the caller's policy alone
+        keras.mixed_precision.set_dtype_policy(policy)
 
 
-_STRATEGIES: dict[str, Any] = {}
+def _stamped_path(spec: Spec) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return Path(spec.tree["output"]["directory"]) / spec.name / stamp
 
 
-def distribution_strategy(spec: Spec) -> Any:
-    """`runtime.strategy` as a `tf.distribute` strategy (one per process), or None for Keras's default.
+def _log_dir(spec: Spec, path: Path) -> Path | None:
+    return path / "logs" if spec.tree["output"]["tensorboard"] else None
 
-    mirrored: `MirroredStrategy`, synchronous data parallelism over this machine's GPUs
-    (one replica on a CPU-only machine). multi_worker is refused with the reason:
-    Keras 3's `fit` fails under `MultiWorkerMirroredStrategy` (keras-team/keras#20585).
+
+def _claim(spec: Spec, path: Path, text: str, fresh: bool) -> OwnedDirectory:
+    """The run directory, created and locked: a fresh timestamped one gets a suffix when taken."""
+    if not fresh:
+        return OwnedDirectory.claim(path, "run", text)
+    for suffix in range(1, 1000):
+        candidate = path if suffix == 1 else path.with_name(f"{path.name}-{suffix}")
+        try:
+            return OwnedDirectory.claim(candidate, "run", text, fresh=True)
+        except FileExistsError:
+            continue
+    raise RunError(f"cannot find a free run directory beside {path}.")
+
+
+def _execute(plan: RunPlan, directory: OwnedDirectory, quiet: bool, verbose: int | str) -> RunResult:
+    """Fit (or, after a kill while finishing, only finish) and write the run's results.
+
+    The order is what makes a kill at any moment safe: history and backup after every
+    epoch; after the fit, model.keras and then the state `finishing`; then the results,
+    metrics.json, the state `complete`; only then is the backup removed.
     """
-    name = spec.get("runtime", "strategy", default="default")
-    if name == "default":
-        return None
-    if name == "multi_worker":
-        raise spec.error(("runtime", "strategy"), "multi_worker is not available: Keras 3's model.fit fails under "
-                         "tf.distribute.MultiWorkerMirroredStrategy (its TensorFlow trainer cannot reduce the per-replica "
-                         "input batches; keras-team/keras#20585, open). Use mirrored for the GPUs of one machine, or spread "
-                         "a search over machines with zoo tune --distributed.")
-    if keras.backend.backend() != "tensorflow":
-        raise spec.error(("runtime", "strategy"), f"runtime.strategy {name} needs the TensorFlow backend, not {keras.backend.backend()}.")
-    if name not in _STRATEGIES:
-        import tensorflow as tf
-
-        _STRATEGIES[name] = tf.distribute.MirroredStrategy()
-    return _STRATEGIES[name]
-
-
-def _fit(spec: Spec, run_dir: Path, quiet: bool, verbose: int | str) -> RunResult:
-    strategy = distribution_strategy(spec)
-    apply_runtime(spec)
-    data = load_data(spec)
-    if strategy is None:
-        model = build_model(spec, data.info)
-    else:
-        with strategy.scope():  # variables, optimizer slots and metrics mirrored across replicas
-            model = build_model(spec, data.info)
-    data = fit_data(spec, model, data)
-    epochs = spec.get("train", "epochs", default=10)
-    callbacks = _callbacks(spec, run_dir, epochs, quiet, data, model)
-    if "pretrain" in spec.tree:  # `pretrain: {}` pretrains with the defaults
-        _pretrain(spec, model, data, run_dir, quiet, verbose)
-    class_weight = _class_weight(spec, data)
+    run_dir = directory.path
+    backup = AtomicBackupAndRestore(run_dir / "backup", delete_checkpoint=False)
+    model = plan.model
     started = time.perf_counter()
-    try:
-        model.fit(
-            data.train,
-            validation_data=data.validation,
-            epochs=epochs,
-            callbacks=callbacks,
-            class_weight=class_weight,
-            shuffle=False,  # the tf.data pipeline shuffles
-            verbose=0 if quiet else verbose,
-        )
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: resume with  zoo train --resume {run_dir}", flush=True)
-        raise
+    if directory.state == "training":
+        callbacks = _callbacks(plan, run_dir, quiet, backup)
+        try:
+            if plan.pretrains and not backup.saved_epoch():  # the backup holds the pretrained weights
+                _pretrain(plan, run_dir, quiet, verbose)
+            plan.fit(callbacks, verbose=0 if quiet else verbose)
+        except BackupError as error:
+            raise RunError(str(error)) from None
+        except KeyboardInterrupt:
+            print(f"\ninterrupted: resume with  zoo train --resume {run_dir}", flush=True)
+            raise
+        with atomic_path(run_dir / "model.keras") as temporary:
+            model.save(temporary)
+        directory.set_state("finishing")
+    else:
+        model = _load_model(run_dir / "model.keras")
     wall_time = time.perf_counter() - started
     rows = read_history(run_dir / "history.csv")
     history = {key: [row.get(key) for row in rows] for key in dict.fromkeys(k for r in rows for k in r if k != "epoch")}
-    with atomic_path(run_dir / "model.keras") as temporary:
-        model.save(temporary)
-    metrics = _summary(model, history, data, epochs_run=len(rows), wall_time=wall_time)
+    metrics = _summary(model, history, plan.data, epochs_run=len(rows), wall_time=wall_time)
     write_json(run_dir / "history.json", history)
-    if spec.get("output", "plots", default=True):
+    write_json(run_dir / "data.json", _data_facts(plan))
+    if plan.spec.tree["output"]["plots"]:
         plot_curves(history, run_dir / "curves.png", metrics.get("best_epoch"))
-    write_json(run_dir / COMPLETE_MARKER, metrics)  # last: marks the run complete
+    write_json(run_dir / COMPLETE_MARKER, metrics)
+    directory.set_state("complete")
+    _remove_backup(run_dir / "backup", backup)  # last: until now a kill resumes from it
     return RunResult(run_dir, history, metrics, model, len(rows), wall_time)
 
 
-def _check_pretrain(spec: Spec, model: keras.Model) -> None:
-    """What greedy pretraining needs of the model, checked before anything trains."""
-    if spec.section("transfer"):
-        raise spec.error(("pretrain",), "pretrain and transfer cannot both be given: the reused layers are trained already.")
-    try:
-        chain = chain_of(model)
-    except ValueError as error:
-        raise spec.error(("pretrain",), str(error)) from None
-    epochs = spec.get("pretrain", "epochs_per_layer", default=3)
-    if isinstance(epochs, list) and len(epochs) != len(chain.hidden):
-        raise spec.error(("pretrain", "epochs_per_layer"), f"{len(epochs)} entries for {len(chain.hidden)} hidden layers "
-                         f"({', '.join(block[0].name for block in chain.hidden)}).")
+def _data_facts(plan: RunPlan) -> dict:
+    """What predict and evaluate need to read new rows as training read them."""
+    info, source = plan.data.info, plan.spec.tree["data"]["source"]
+    return {"input_shape": list(info.input_shape), "task": info.task, "num_classes": info.num_classes,
+            "class_names": info.class_names, "features": source.get("features"), "label": source.get("label")}
 
 
-def pretrain_model(spec: Spec, model: keras.Model, data: Data, verbose: int | str = 0) -> list[dict]:
-    """The spec's `pretrain` section applied to `model` in place; returns the report of each phase."""
-    _check_pretrain(spec, model)
-    section = spec.section("pretrain")
-    optimizer = section.get("optimizer")
-    return greedy_layerwise_pretrain(
-        model,
-        data.train,
-        mode=section.get("mode", "supervised"),
-        epochs_per_layer=section.get("epochs_per_layer", 3),
-        head_epochs=section.get("head_epochs"),
-        optimizer=resolve(optimizer, "optimizer", spec, ("pretrain", "optimizer")) if optimizer is not None else None,
-        freeze=section.get("freeze", True),
-        validation_data=data.validation,
-        verbose=verbose,
-    )
+def _remove_backup(backup_dir: Path, backup: AtomicBackupAndRestore) -> None:
+    """The files the backup and the callbacks' state wrote; the folder only when nothing else is in it."""
+    for path in [backup_dir / _CallbackState.FILE, *backup_dir.glob("best_weights_*.npz")]:
+        path.unlink(missing_ok=True)
+    backup.remove()
 
 
-def _pretrain(spec: Spec, model: keras.Model, data: Data, run_dir: Path, quiet: bool, verbose: int | str) -> None:
+def _pretrain(plan: RunPlan, run_dir: Path, quiet: bool, verbose: int | str) -> None:
     """Greedy layer-wise pretraining, once per run: a resumed run reloads the pretrained weights."""
     report_path, weights_path = run_dir / "pretrain.json", run_dir / "pretrained.weights.h5"
     if report_path.exists() and weights_path.exists():
-        model.load_weights(weights_path)
+        try:
+            plan.model.load_weights(weights_path)
+        except (OSError, ValueError) as error:
+            raise RunError(f"{weights_path} cannot be loaded ({type(error).__name__}): it is damaged; "
+                           "start the run again in a new directory.") from None
         return
-    phases = pretrain_model(spec, model, data, verbose=0 if quiet else (2 if verbose == "auto" else verbose))
+    phases = plan.pretrain(verbose=0 if quiet else (2 if verbose == "auto" else verbose))
     for phase in phases:
         shown = "  ".join(f"{k} {v:.4g}" for k, v in phase.items() if isinstance(v, float) and k != "wall_time_s")
         print(f"pretrain phase {phase['phase']} ({phase['kind']}: {', '.join(phase['trained'])}, "
               f"{phase['epochs']} epochs)  {shown}  ({phase['wall_time_s']:.1f}s)", flush=True)
     with atomic_path(weights_path) as temporary:
-        model.save_weights(temporary)
+        plan.model.save_weights(temporary)
     write_json(report_path, phases)  # after the weights: its presence means both are there
-
-
-def fit_data(spec: Spec, model: keras.Model, data: Data) -> Data:
-    """The pipelines as the model trains on them: inputs as targets for an
-    autoencoder, each batch twice in a row for the Backstitch optimizer."""
-    from zoo.optimizers import Backstitch, backstitch_batches
-
-    if reconstructs(spec):
-        data = data.inputs_as_targets()
-    if isinstance(model.optimizer, Backstitch):
-        data = data.map_train(backstitch_batches)
-    return data
-
-
-def _class_weight(spec: Spec, data: Data) -> dict | None:
-    if spec.get("train", "class_weight") != "balanced":
-        return None
-    if "train" not in data.arrays or data.info.task == "regression":
-        raise spec.error(("train", "class_weight"), "class_weight: balanced needs a classification source held in memory.")
-    labels = data.arrays["train"][1]
-    classes = np.unique(labels)
-    counts = np.array([(labels == c).sum() for c in classes])
-    return {int(c): float(len(labels) / (len(classes) * n)) for c, n in zip(classes, counts)}
 
 
 def _summary(model, history: dict, data: Data, epochs_run: int, wall_time: float) -> dict:
@@ -564,25 +430,54 @@ def plot_curves(history: dict, target: Path, best_epoch: int | None) -> None:
     plt.close(figure)
 
 
-def _load_run(run_dir: str | Path) -> tuple[Spec, keras.Model]:
-    run_dir = Path(run_dir)
-    if not (run_dir / COMPLETE_MARKER).exists():
-        raise SpecError(f"{run_dir} holds no finished run (no {COMPLETE_MARKER}); train or resume it first.")
-    from builders.resolve import load_project_classes
+def load_model(path: str | Path) -> keras.Model:
+    """A saved model (`model.keras`, or a run directory holding one), zoo classes registered, in safe mode."""
+    path = Path(path)
+    return _load_model(path / "model.keras" if path.is_dir() else path)
+
+
+def _load_model(path: Path) -> keras.Model:
+    from zoo.builders.resolve import load_project_classes
 
     load_project_classes()  # registers the project's classes for loading
-    spec = load_spec(run_dir / "spec.yaml")
-    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
-    return spec, model
+    if not path.is_file():
+        raise RunError(f"{path} is missing: the run did not finish; resume it with zoo train --resume {path.parent}.")
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except Exception as error:  # zip, h5 and config errors all mean the same thing to a user
+        raise RunError(f"{path} cannot be loaded ({type(error).__name__}): it is damaged or truncated; "
+                       "train the run again in a new directory.") from None
+
+
+def _load_run(run_dir: str | Path) -> tuple[Spec, keras.Model, dict]:
+    """A finished run's concrete spec, model and data facts."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "spec.yaml").is_file():
+        raise RunError(f"{run_dir} is not a run directory (it has no spec.yaml).")
+    if not (run_dir / COMPLETE_MARKER).is_file():
+        raise RunError(f"{run_dir} holds no finished run (no {COMPLETE_MARKER}); resume it with zoo train --resume {run_dir}.")
+    spec = load_spec(run_dir / "spec.yaml").resolved()
+    facts_path = run_dir / "data.json"
+    try:
+        facts = json.loads(facts_path.read_text()) if facts_path.exists() else {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise RunError(f"{facts_path} is damaged: train the run again in a new directory.") from None
+    return spec, _load_model(run_dir / "model.keras"), facts if isinstance(facts, dict) else {}
+
+
+def _check_rows(model: keras.Model, shape: tuple, where: str) -> None:
+    expected = tuple(model.input_shape[1:])
+    if tuple(shape) != expected:
+        raise RunError(f"{where}: rows have shape {tuple(shape)}, the model expects {expected}.")
 
 
 def evaluate(run_dir: str | Path, data_source: dict | None = None) -> dict:
     """Metrics of a finished run's model on its test split (else validation), or on `data_source`."""
-    spec, model = _load_run(run_dir)
+    spec, model, _ = _load_run(run_dir)
     if data_source is not None:
-        tree = dict(spec.tree)
-        tree["data"] = {**{k: v for k, v in spec.section("data").items() if k in ("batch_size", "rescale")}, "source": data_source}
-        spec = load_spec(tree)
+        tree = {key: value for key, value in spec.tree.items() if key not in ("data", "pretrain", "transfer", "tune")}
+        tree["data"] = {"batch_size": spec.tree["data"]["batch_size"], "source": data_source}
+        spec = load_spec(tree).resolved()
         data = load_data(spec)
         dataset, split = data.train, "data"
     else:
@@ -590,33 +485,34 @@ def evaluate(run_dir: str | Path, data_source: dict | None = None) -> dict:
         dataset, split = (data.test, "test") if data.test is not None else (data.validation, "validation")
         if dataset is None:
             raise SpecError("the run's spec has no test or validation split; pass a data source to evaluate on.")
+    _check_rows(model, data.info.input_shape, "the data")
     if reconstructs(spec):
         dataset = dataset.map(lambda x, y: (x, x))
     results = model.evaluate(dataset, verbose=0, return_dict=True)
     return {"split": split, **{k: float(v) for k, v in results.items()}}
 
 
-def predict(run_dir: str | Path, inputs: str | Path) -> np.ndarray:
-    """Predictions of a finished run's model for the rows in a .npy, .npz (key `x`) or .csv file."""
-    _, model = _load_run(run_dir)
-    path = Path(inputs)
-    if not path.exists():
-        raise SpecError(f"input file not found: {path}")
-    if path.suffix == ".npy":
-        x = np.load(path, allow_pickle=False)
-    elif path.suffix == ".npz":
-        arrays = np.load(path, allow_pickle=False)
-        if "x" not in arrays:
-            raise SpecError(f"{path} holds no array 'x'; it holds {', '.join(arrays.keys())}.")
-        x = arrays["x"]
-    elif path.suffix == ".csv":
-        x = np.loadtxt(path, delimiter=",", ndmin=2, dtype="float32")
-    else:
-        raise SpecError(f"cannot read {path}: expected a .npy, .npz or .csv file.")
-    expected = tuple(model.input_shape[1:])
-    if tuple(x.shape[1:]) != expected:
-        raise SpecError(f"{path}: rows have shape {tuple(x.shape[1:])}, the model expects {expected}.")
-    return model.predict(x.astype("float32"), verbose=0)
+def class_names(run_dir: str | Path) -> list | None:
+    """The names of a finished run's classes, when its training data had them."""
+    return _load_run(run_dir)[2].get("class_names")
+
+
+def predict(run_dir: str | Path, inputs: str | Path, allow_nan: bool = False) -> np.ndarray:
+    """Predictions of a finished run's model for the rows of a .npy, .npz (key `x`), .csv or .parquet file,
+    read as training read its data.
+
+    Raises:
+        RunError: unreadable or empty input, rows of the wrong shape, NaN or infinite values
+            (unless `allow_nan`).
+    """
+    _, model, facts = _load_run(run_dir)
+    x = read_inputs(inputs, features=facts.get("features"), label=facts.get("label"))
+    _check_rows(model, x.shape[1:], str(inputs))
+    if not allow_nan and not np.isfinite(x).all():
+        bad = int(np.argwhere(~np.isfinite(x).reshape(len(x), -1).all(axis=1))[0][0])
+        raise RunError(f"{inputs}: row {bad + 1} holds NaN or infinite values; fix the data, or pass --allow-nan "
+                       "to predict anyway.")
+    return model.predict(x, verbose=0)
 
 
 def format_summary(metrics: dict) -> str:

@@ -20,11 +20,14 @@ TensorBoard hparams logs under tensorboard/.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 import math
 import os
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -32,14 +35,15 @@ import keras
 import keras_tuner
 import numpy as np
 
-from builders.data import Data, load_data
-from builders.errors import SpecError, closest
-from builders.files import atomic_path, write_json, write_text
-from builders.model import build_model
-from builders.resolve import check_arguments, split_component
-from builders.spec import Spec, load_spec
-from builders.train import apply_runtime, distribution_strategy, fit_data, pretrain_model, spec_callbacks
-from callbacks import AtomicBackupAndRestore, make_trainable_later
+from zoo.builders import _keras_tuner
+from zoo.builders.data import Data
+from zoo.builders.errors import RunError, SpecError, closest
+from zoo.builders.files import atomic_path, write_json, write_text
+from zoo.builders.plan import build_plan, distribution_strategy, logged_names, validate
+from zoo.builders.resolve import check_arguments, split_component
+from zoo.builders.rundir import MANIFEST, OwnedDirectory, check_name
+from zoo.builders.spec import Spec, load_spec
+from zoo.callbacks import AtomicBackupAndRestore, make_trainable_later
 
 __all__ = ["SpecHyperModel", "build_hypermodel", "make_tuner", "tune", "budget", "space_table", "TUNERS"]
 
@@ -63,35 +67,24 @@ class SpecHyperModel(keras_tuner.HyperModel):
         super().__init__(name=spec.name)
         self.spec = spec
         self.verbose = verbose
-        self.deadline: float | None = None
-        self.oracle = None  # set by make_tuner, for the time budget
-        self._data: dict[str, Data] = {}
-
-    def resolved(self, hp: keras_tuner.HyperParameters) -> Spec:
-        """The spec with each marker's value for `hp` (registering the hyperparameters in `hp`)."""
-        return self.spec.with_hyperparameters(hp)
-
-    def data(self, spec: Spec) -> Data:
-        """The data of a resolved spec; loaded once per distinct `data` section."""
-        key = json.dumps(spec.section("data"), sort_keys=True, default=str)
-        if key not in self._data:
-            self._data[key] = load_data(spec)
-        return self._data[key]
+        self._data: dict[str, Data] = {}  # each distinct `data` section loaded once per search
+        self._plans: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> the plan that built it
 
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
-        spec = self.resolved(hp)
-        apply_runtime(spec)  # the seed, the precision policy: the same start for every trial
-        model = build_model(spec, self.data(spec).info)
+        """The trial's model: the run plan for the spec with `hp`'s values (the seed and precision policy
+        applied, so every trial starts alike)."""
+        plan = build_plan(self.spec, hp, data_cache=self._data)
         # Built now, so Hyperband's promoted trials load their optimizer state with their weights.
-        make_trainable_later(model)
-        return model
+        make_trainable_later(plan.model)
+        self._plans[plan.model] = plan
+        return plan.model
 
     def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, *args, **kwargs):
-        spec = self.resolved(hp)
-        data = fit_data(spec, model, self.data(spec))
-        epochs = kwargs.pop("epochs", None) or spec.get("train", "epochs", default=10)
+        plan = self._plans.pop(model, None)
+        if plan is None:  # a model this hypermodel did not build: plan it for these values
+            plan = dataclasses.replace(build_plan(self.spec, hp, data_cache=self._data), model=model)
         given = list(kwargs.pop("callbacks", None) or [])
-        callbacks = spec_callbacks(spec, data, model, epochs, None) + [keras.callbacks.TerminateOnNaN()]
+        callbacks = [keras.callbacks.TerminateOnNaN()]
         trial_dir = _trial_dir(given)
         resuming = False
         if trial_dir is not None:
@@ -99,13 +92,10 @@ class SpecHyperModel(keras_tuner.HyperModel):
             backup = AtomicBackupAndRestore(trial_dir / "backup")
             resuming = backup.saved_epoch() > 0
             callbacks += [backup, _ExecutionLog(trial_dir / "executions.jsonl")]
-        if "pretrain" in spec.tree and not kwargs.get("initial_epoch") and not resuming:  # the backup holds its result
-            pretrain_model(spec, model, data, verbose=0)
+        if plan.pretrains and not kwargs.get("initial_epoch") and not resuming:  # the backup holds its result
+            plan.pretrain(verbose=0)
         verbose = kwargs.pop("verbose", self.verbose)
-        history = model.fit(data.train, validation_data=data.validation, epochs=epochs, callbacks=callbacks + given,
-                            verbose=verbose, shuffle=False, **kwargs)
-        if self.deadline is not None and time.monotonic() > self.deadline and self.oracle is not None:
-            self.oracle.max_trials = len(self.oracle.trials)  # the time budget: no new trial starts
+        history = plan.fit(callbacks + given, verbose=verbose, **kwargs)
         losses = history.history.get("loss", [])
         if not losses or not all(math.isfinite(v) for v in losses):
             raise keras_tuner.errors.FailedTrialError(
@@ -185,7 +175,7 @@ def _hand_on(oracle: keras_tuner.Oracle, heard: dict[str, float], timeout: float
         if silent > timeout:
             del oracle.ongoing_trials[tuner_id]
             oracle.tuner_ids.discard(tuner_id)
-            oracle._retry_queue.append(trial.trial_id)
+            _keras_tuner.requeue(oracle, trial.trial_id)
             heard.pop(trial.trial_id, None)
             handed.append((tuner_id, trial.trial_id, silent))
     if handed:
@@ -235,55 +225,78 @@ def build_hypermodel(spec: Spec | str | Path, overrides: Sequence[str] = (), ver
     return SpecHyperModel(spec, verbose)
 
 
-def _objective(spec: Spec, data_has_validation: bool) -> Any:
-    objective = spec.get("tune", "objective")
-    if objective is None:
-        return "val_loss" if data_has_validation else "loss"
-    if isinstance(objective, dict):
-        return keras_tuner.Objective(objective["name"], objective["direction"])
-    return objective
-
-
 def search_directory(spec: Spec) -> Path:
-    section = spec.section("tune")
-    return Path(section.get("directory", "tuning")) / section.get("project_name", spec.name)
+    section = spec.resolved().tree["tune"] if "tune" in spec.tree else {"directory": "tuning"}
+    return Path(section.get("directory", "tuning")) / check_name(section.get("project_name", spec.name), "the search's name")
 
 
-def make_tuner(spec: Spec, hypermodel: SpecHyperModel, overwrite: bool = False) -> keras_tuner.Tuner:
-    """The tuner `tune.tuner` names, with its own arguments and the `tune` section's settings."""
-    section = spec.section("tune")
+def tuner_settings(spec: Spec, logged: set[str] | None, has_validation: bool) -> tuple[type, dict[str, Any]]:
+    """The tuner class `tune.tuner` names and its constructor arguments, checked without constructing it
+    (a KerasTuner tuner creates its directory when constructed).
+
+    Args:
+        logged: what training logs (loss, metrics, their val_ twins), to check the objective; None when unknown.
+        has_validation: whether the data has a validation split (the default objective is val_loss then).
+    """
+    spec = spec.resolved()
+    section = spec.tree.get("tune") or {"tuner": "RandomSearch", "executions_per_trial": 1, "max_retries_per_trial": 0,
+                                        "max_consecutive_failed_trials": 3}
     path = ("tune", "tuner")
-    name, arguments = split_component(section.get("tuner", "RandomSearch"), spec, path, "a tuner")
+    name, arguments = split_component(section["tuner"], spec, path, "a tuner")
     if name not in TUNERS:
         raise spec.error(path, f"unknown tuner {name!r}; the tuners are {', '.join(TUNERS)}.", closest(name, TUNERS))
     cls = getattr(keras_tuner, name)
     check_arguments(cls, arguments, spec, path, name)
-    data = hypermodel.data(spec.with_hyperparameters())
+    for taken in ("hypermodel", "objective", "directory", "project_name", "overwrite", "seed", "executions_per_trial",
+                  "max_retries_per_trial", "max_consecutive_failed_trials", "max_trials", "distribution_strategy"):
+        if taken in arguments:
+            raise spec.error(path + (name, taken), f"{taken} is not a tuner argument here: "
+                             + ("set it in the tune section." if taken in SCHEMA_TUNE_KEYS else "keras-zoo sets it."))
+    objective = section.get("objective") or ("val_loss" if has_validation else "loss")
+    objective_name = objective["name"] if isinstance(objective, dict) else objective
+    if logged is not None and objective_name not in logged:
+        raise spec.error(("tune", "objective"), f"the objective {objective_name!r} is never logged; training logs "
+                         f"{', '.join(sorted(logged))}.", closest(objective_name, sorted(logged)))
     settings: dict[str, Any] = {
-        "hypermodel": hypermodel,
-        "objective": _objective(spec, data.validation is not None),
-        "directory": str(search_directory(spec).parent),
-        "project_name": search_directory(spec).name,
-        "overwrite": overwrite,
+        "objective": keras_tuner.Objective(objective["name"], objective["direction"]) if isinstance(objective, dict) else objective,
         "seed": spec.seed,
-        "executions_per_trial": section.get("executions_per_trial", 1),
-        "max_retries_per_trial": section.get("max_retries_per_trial", 0),
-        "max_consecutive_failed_trials": section.get("max_consecutive_failed_trials", 3),
+        "executions_per_trial": section["executions_per_trial"],
+        "max_retries_per_trial": section["max_retries_per_trial"],
+        "max_consecutive_failed_trials": section["max_consecutive_failed_trials"],
     }
     if "max_trials" in section:
         if name == "Hyperband":
             raise spec.error(("tune", "max_trials"), "Hyperband sets its own number of trials from max_epochs, factor "
                              "and hyperband_iterations; use max_time to bound it.")
         settings["max_trials"] = section["max_trials"]
-    strategy = distribution_strategy(spec)
+    settings.update(arguments)
+    return cls, settings
+
+
+SCHEMA_TUNE_KEYS = ("objective", "executions_per_trial", "max_retries_per_trial", "max_consecutive_failed_trials",
+                    "max_trials", "directory", "project_name")
+
+
+def make_tuner(spec: Spec, hypermodel: SpecHyperModel, logged: set[str] | None = None,
+               has_validation: bool = True) -> keras_tuner.Tuner:
+    """The tuner `tune.tuner` names, with its own arguments and the `tune` section's settings, over the
+    spec's search directory (which the caller owns: KerasTuner never overwrites it)."""
+    if logged is None:  # what training logs, for the objective: the plan at the defaults says
+        plan = build_plan(spec, data_cache=hypermodel._data)
+        logged, has_validation = logged_names(plan.model, plan.data), plan.data.validation is not None
+        keras.backend.clear_session()
+    cls, settings = tuner_settings(spec, logged, has_validation)
+    directory = search_directory(spec)
+    strategy = distribution_strategy(spec.resolved())
     if strategy is not None:
         settings["distribution_strategy"] = strategy  # KerasTuner builds each trial's model in its scope
-    settings.update(arguments)
+    limit = spec.resolved().tree.get("tune", {}).get("max_time")
     try:
-        tuner = cls(**settings)
+        tuner = _keras_tuner.with_time_budget(cls, limit)(
+            hypermodel=hypermodel, directory=str(directory.parent), project_name=directory.name, overwrite=False,
+            **settings)
     except (ValueError, TypeError) as error:
-        raise spec.error(path, f"{name}: {error}") from None
-    hypermodel.oracle = tuner.oracle
+        raise spec.error(("tune", "tuner"), f"{cls.__name__}: {error}") from None
     return tuner
 
 
@@ -293,11 +306,11 @@ def budget(spec: Spec, tuner: keras_tuner.Tuner) -> str:
     executions = tuner.executions_per_trial
     if isinstance(oracle, keras_tuner.oracles.HyperbandOracle):
         models, epochs = 0, 0
-        brackets = oracle._get_num_brackets()
-        for bracket in range(brackets):
+        rounds = _keras_tuner.hyperband_rounds(oracle)
+        brackets = len(rounds)
+        for bracket in rounds:
             previous = 0
-            for round_number in range(oracle._get_num_rounds(bracket)):
-                size, round_epochs = oracle._get_size(bracket, round_number), oracle._get_epochs(bracket, round_number)
+            for round_number, (size, round_epochs) in enumerate(bracket):
                 models += size if round_number == 0 else 0
                 epochs += size * (round_epochs - previous)  # later rounds continue from the checkpoint
                 previous = round_epochs
@@ -305,7 +318,7 @@ def budget(spec: Spec, tuner: keras_tuner.Tuner) -> str:
                 f"trains {models} models for {epochs * executions} epochs in all; x {oracle.hyperband_iterations} "
                 f"iteration(s) = {epochs * executions * oracle.hyperband_iterations} epochs")
     else:
-        epochs = spec.with_hyperparameters().get("train", "epochs", default=10)
+        epochs = spec.resolved().tree["train"]["epochs"]
         trials = oracle.max_trials
         grid = _grid_size(full_space(spec)) if isinstance(oracle, keras_tuner.oracles.GridSearchOracle) else None
         if grid is not None:
@@ -315,7 +328,7 @@ def budget(spec: Spec, tuner: keras_tuner.Tuner) -> str:
         text = (f"{type(tuner).__name__}: {shown} trials x {epochs} epochs x {executions} execution(s) = {total}"
                 + (f" (the grid has {grid} points)" if grid is not None else "")
                 + (" -- train.epochs is a hyperparameter: its default is shown" if _is_tuned(spec, ("train", "epochs")) else ""))
-    limit = spec.get("tune", "max_time")
+    limit = spec.resolved().tree.get("tune", {}).get("max_time")
     return text + (f"; no trial starts after {limit:g} s" if limit else "")
 
 
@@ -345,7 +358,7 @@ def _grid_size(space: keras_tuner.HyperParameters) -> int | None:
 def full_space(spec: Spec) -> keras_tuner.HyperParameters:
     """Every hyperparameter the spec can use: each searched repeat count at its largest value,
     so the per-repetition hyperparameters it conditions all appear."""
-    from builders.spec import _candidate_values, marker_name
+    from zoo.builders.spec import _candidate_values, marker_name
 
     hp = keras_tuner.HyperParameters()
     for path, marker in spec.markers:
@@ -394,7 +407,8 @@ def trial_records(tuner: keras_tuner.Tuner) -> list[dict[str, Any]]:
 
 def best_spec(spec: Spec, tuner: keras_tuner.Tuner) -> tuple[Spec, dict]:
     """The best trial written back as a plain spec: markers replaced, no `tune` section."""
-    best = tuner.oracle.get_best_trials(1)
+    # KerasTuner pads the list with unfinished trials when too few completed.
+    best = [t for t in tuner.oracle.get_best_trials(1) if t.status == keras_tuner.engine.trial.TrialStatus.COMPLETED]
     if not best:
         raise SpecError("no trial finished, so there is no best configuration; see results.csv for the failures.")
     trial = best[0]
@@ -451,7 +465,7 @@ def write_results(spec: Spec, tuner: keras_tuner.Tuner, directory: Path) -> dict
     except SpecError:
         best, about = None, None
     if best is not None:
-        header = (f"# The best trial ({about['trial']}) of `zoo tune {spec.source}`: {about['objective']} = {about['score']:.6g}.\n"
+        header = (f"# The best trial ({about['trial']}) of `zoo tune {spec.source}`: {about['objective']} = {about['score']}.\n"
                   f"# Train it with: zoo train {directory / 'best.yaml'}\n")
         write_text(directory / "best.yaml", header + best.to_yaml())
         summary["best"] = about
@@ -514,55 +528,90 @@ def tune(
 ) -> dict[str, Any]:
     """Run the search a spec's `tune` section describes; write the results beside KerasTuner's state.
 
+    The spec is validated (the run plan at every marker's default and extremes) before the
+    search directory is touched.
+
     Args:
         resume: continue the search in the spec's search directory (finished trials are kept).
-        overwrite: start again, deleting an earlier search there.
+        overwrite: start again, deleting an earlier search of ours there (never a folder we did not make).
         report: where the budget, the space and the results table are printed.
+
+    Raises:
+        SpecError: a problem in the spec. RunError: the directory is not ours or in use, or no trial finished.
     """
     if not isinstance(spec, Spec):
         spec = load_spec(spec, overrides)
     if not spec.markers:
         raise spec.error(("tune",), "the spec has no {hp: ...} markers, so there is nothing to search.")
-    directory = search_directory(spec)
-    if _is_chief() and (directory / "oracle.json").exists() and not (resume or overwrite):
-        raise SpecError(f"{directory} already holds a search: continue it with --resume, or start again with --overwrite.")
-    if _is_chief() and resume and not (directory / "oracle.json").exists():
-        raise SpecError(f"{directory} holds no search to resume.")
     hypermodel = build_hypermodel(spec, verbose=verbose)
-    tuner = make_tuner(spec, hypermodel, overwrite=overwrite)
-    report(f"search: {budget(spec, tuner)}")
-    report(space_table(full_space(spec)))
-    limit = spec.get("tune", "max_time")
-    if limit:
-        hypermodel.deadline = time.monotonic() + limit
-    timeout = spec.get("tune", "worker_timeout")
-    leases = WorkerLeases(tuner.oracle, timeout, report) if timeout and _is_chief() and _distributed() else None
+    validate(spec, data_cache=hypermodel._data)
+    directory = search_directory(spec)
+    owned = _claim_search(directory, spec, resume, overwrite) if _is_chief() else None
     policy = keras.mixed_precision.dtype_policy()
-    started = time.perf_counter()
     try:
-        tuner.search(callbacks=[keras.callbacks.TensorBoard(str(directory / "tensorboard"), write_graph=False, profile_batch=0)],
-                     verbose=verbose)
-    except RuntimeError as error:
-        if "consecutive failures" not in str(error):
-            raise
-        failed = [r for r in trial_records(tuner) if r["status"] == "FAILED"]
-        last = (failed[-1]["message"] or "").strip().splitlines()
-        reason = str(error).strip().splitlines()[0]
-        raise SpecError(f"the search stopped: {reason} (tune.max_consecutive_failed_trials). "
-                        f"The last failure: {last[-1] if last else 'unknown'} Every trial is in {directory}.") from None
+        tuner = make_tuner(spec, hypermodel)
+        report(f"search: {budget(spec, tuner)}")
+        report(space_table(full_space(spec)))
+        timeout = spec.resolved().tree["tune"].get("worker_timeout")
+        leases = WorkerLeases(tuner.oracle, timeout, report) if timeout and _is_chief() and _distributed() else None
+        started = time.perf_counter()
+        try:
+            tuner.search(callbacks=_search_callbacks(directory), verbose=verbose)
+        except RuntimeError as error:
+            if "consecutive failures" not in str(error):
+                raise
+            failed = [r for r in trial_records(tuner) if r["status"] == "FAILED"]
+            last = (failed[-1]["message"] or "").strip().splitlines()
+            reason = str(error).strip().splitlines()[0]
+            write_results(spec, tuner, directory)
+            raise RunError(f"the search stopped: {reason} (tune.max_consecutive_failed_trials). "
+                           f"The last failure: {last[-1] if last else 'unknown'} Every trial is in {directory}/results.csv.") from None
+        finally:
+            if leases is not None:
+                leases.stop()
+        if not _is_chief():
+            report(f"worker {tuner.tuner_id}: no more trials ({time.perf_counter() - started:.1f}s)")
+            return {"worker": tuner.tuner_id}
+        summary = write_results(spec, tuner, directory)
     finally:
         keras.mixed_precision.set_dtype_policy(policy)
-        if leases is not None:
-            leases.stop()
-    if not _is_chief():
-        report(f"worker {tuner.tuner_id}: no more trials ({time.perf_counter() - started:.1f}s)")
-        return {"worker": tuner.tuner_id}
-    summary = write_results(spec, tuner, directory)
+        if owned is not None:
+            owned.release()
     summary["wall_time_s"] = round(time.perf_counter() - started, 3)
     summary["directory"] = str(directory)
-    report(results_table(summary, spec.get("tune", "top", default=5)))
+    if "best" not in summary:
+        failures = [r for r in summary["trials"] if r["status"] == "FAILED"]
+        last = ((failures[-1]["message"] or "").strip().splitlines() or ["unknown"])[-1] if failures else "no trial ran"
+        raise RunError(f"no trial finished ({len(failures)} failed); the last failure: {last}. "
+                       f"Every trial is in {directory}/results.csv.")
+    report(results_table(summary, spec.resolved().tree["tune"]["top"]))
     report(f"written: {directory}/results.csv, results.json, best.yaml, search.png, tensorboard/")
     return summary
+
+
+def _search_callbacks(directory: Path) -> list:
+    return [keras.callbacks.TensorBoard(str(directory / "tensorboard"), write_graph=False, profile_batch=0)]
+
+
+def _claim_search(directory: Path, spec: Spec, resume: bool, overwrite: bool) -> OwnedDirectory:
+    """The search directory, claimed and locked; an earlier search of ours is kept (--resume) or
+    emptied (--overwrite); anything not ours is refused."""
+    owned = OwnedDirectory.claim(directory, "search", spec.to_yaml())
+    try:
+        started = (directory / "oracle.json").exists()
+        if started and not (resume or overwrite):
+            raise RunError(f"{directory} already holds a search: continue it with --resume, or start again with --overwrite.")
+        if resume and not started:
+            raise RunError(f"{directory} holds no search to resume.")
+        if started and overwrite:
+            for path in directory.iterdir():
+                if path.name in (MANIFEST, ".zoo.lock"):
+                    continue
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+    except BaseException:
+        owned.release()
+        raise
+    return owned
 
 
 def _distributed() -> bool:

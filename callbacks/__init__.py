@@ -1,7 +1,7 @@
 """Keras callbacks and multi-step training procedures, for specs and for anyone's `model.fit`.
 
-    from callbacks import GradientMonitor, LearningRateFinder, UnfreezeSchedule
-    from callbacks import greedy_layerwise_pretrain, transfer_model
+    from zoo.callbacks import GradientMonitor, LearningRateFinder, UnfreezeSchedule
+    from zoo.callbacks import greedy_layerwise_pretrain, transfer_model
 
 Keras's own callbacks (ReduceLROnPlateau, EarlyStopping, ModelCheckpoint,
 TerminateOnNaN, CSVLogger) are used as they are; backups use
@@ -10,9 +10,9 @@ here are registered with Keras as `zoo>Name`, so a spec names them like
 Keras's. Nothing here imports the spec builders, YAML, KerasTuner or TFDS.
 """
 
-from callbacks.backup import AtomicBackupAndRestore
-from callbacks.chain import Chain, chain_of, set_trainable
-from callbacks.diagnostics import (
+from zoo.callbacks.backup import AtomicBackupAndRestore, BackupError
+from zoo.callbacks.chain import Chain, chain_of, set_trainable
+from zoo.callbacks.diagnostics import (
     ActivationMonitor,
     activation_statistics,
     bias_variance_verdict,
@@ -22,14 +22,15 @@ from callbacks.diagnostics import (
     weight_statistics,
     without_regularization,
 )
-from callbacks.gradients import GradientMonitor, layer_gradient_norms, probe_batch
-from callbacks.lr_finder import LearningRateFinder
-from callbacks.pretraining import greedy_layerwise_pretrain
-from callbacks.transfer import UnfreezeSchedule, make_trainable_later, reused_blocks, transfer_model
+from zoo.callbacks.gradients import GradientMonitor, layer_gradient_norms, probe_batch
+from zoo.callbacks.lr_finder import LearningRateFinder
+from zoo.callbacks.pretraining import greedy_layerwise_pretrain
+from zoo.callbacks.transfer import UnfreezeSchedule, make_trainable_later, reused_blocks, transfer_model
 
 __all__ = [
     "ActivationMonitor",
     "AtomicBackupAndRestore",
+    "BackupError",
     "Chain",
     "GradientMonitor",
     "LearningRateFinder",

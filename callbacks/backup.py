@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import keras
 
-from callbacks.base import ConfigurableCallback
+from zoo.callbacks.base import ConfigurableCallback, file_mode
 
-__all__ = ["AtomicBackupAndRestore"]
+__all__ = ["AtomicBackupAndRestore", "BackupError"]
 
 register = keras.saving.register_keras_serializable(package="zoo")
+
+
+class BackupError(ValueError):
+    """A backup that cannot be restored: its state or weights file is damaged."""
 
 
 @register
@@ -33,13 +36,15 @@ class AtomicBackupAndRestore(ConfigurableCallback):
     file is complete does `state.json` (`{"epoch": n, "weights": ...}`) point to
     it, through an atomic rename; then the older weights are removed. So the
     state always names a complete file, whenever the process dies. At the end
-    of a finished `fit` the directory is removed (unless `delete_checkpoint` is
-    False). The model must be built and compiled the same way as the one that
+    of a finished `fit` its files are removed (unless `delete_checkpoint` is
+    False), and the directory too when nothing else is in it: files it did not
+    write are never touched. The model must be built and compiled the same way as the one that
     was backed up.
 
     Args:
-        backup_dir: the backup's directory; other files in it are left alone until it is removed.
-        delete_checkpoint: remove the backup once training finishes.
+        backup_dir: the backup's directory; other files in it are always left alone.
+        delete_checkpoint: remove the backup once training finishes (or call `remove()` yourself
+            once the run's results are safely written).
 
     Example:
         >>> backup = AtomicBackupAndRestore("runs/mlp/backup")
@@ -66,7 +71,30 @@ class AtomicBackupAndRestore(ConfigurableCallback):
 
     def _state(self) -> dict | None:
         path = self.backup_dir / self.STATE
-        return json.loads(path.read_text()) if path.exists() else None
+        if not path.exists():
+            return None
+        try:
+            state = json.loads(path.read_text())
+            valid = isinstance(state, dict) and isinstance(state.get("epoch"), int) and isinstance(state.get("weights"), str)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            valid = False
+        if not valid or "/" in state["weights"] or not (self.backup_dir / state["weights"]).is_file():
+            raise BackupError(f"the backup {path} is damaged (it does not name a complete weights file): "
+                             "start the run again in a new directory.")
+        return state
+
+    def remove(self) -> None:
+        """Remove the files this backup wrote, and its directory if nothing else is left in it."""
+        if not self.backup_dir.is_dir():
+            return
+        for path in self.backup_dir.iterdir():
+            if path.name == self.STATE or path.name.startswith(".state.") or (
+                    path.name.startswith("epoch_") and path.name.endswith(".weights.h5")):
+                path.unlink(missing_ok=True)
+        try:
+            self.backup_dir.rmdir()
+        except OSError:  # something else is in it: not ours to delete
+            pass
 
     def on_train_begin(self, logs=None):
         state = self._state()
@@ -78,7 +106,11 @@ class AtomicBackupAndRestore(ConfigurableCallback):
         optimizer = self.model.optimizer
         if optimizer is not None and not optimizer.built:
             optimizer.build(self.model.trainable_variables)  # its slots must exist to be loaded into
-        self.model.load_weights(self.backup_dir / state["weights"])
+        try:
+            self.model.load_weights(self.backup_dir / state["weights"])
+        except (OSError, ValueError, KeyError) as error:
+            raise BackupError(f"the backup {self.backup_dir / state['weights']} cannot be loaded ({type(error).__name__}): "
+                             "it is damaged or from another model; start the run again in a new directory.") from None
         self.model._initial_epoch = int(state["epoch"])  # how Keras's own BackupAndRestore tells `fit` where to start
 
     def on_epoch_end(self, epoch, logs=None):
@@ -90,6 +122,7 @@ class AtomicBackupAndRestore(ConfigurableCallback):
             json.dump({"epoch": epoch + 1, "weights": name}, stream)
             stream.flush()
             os.fsync(stream.fileno())
+        os.chmod(temporary, file_mode())
         os.replace(temporary, self.backup_dir / self.STATE)
         for old in self.backup_dir.glob("epoch_*.weights.h5"):
             if old.name != name:
@@ -97,4 +130,4 @@ class AtomicBackupAndRestore(ConfigurableCallback):
 
     def on_train_end(self, logs=None):
         if self.delete_checkpoint:
-            shutil.rmtree(self.backup_dir, ignore_errors=True)
+            self.remove()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import keras
 
-__all__ = ["ConfigurableCallback"]
+__all__ = ["ConfigurableCallback", "file_mode"]
 
 
 class ConfigurableCallback(keras.callbacks.Callback):
@@ -25,3 +26,10 @@ class ConfigurableCallback(keras.callbacks.Callback):
 
     def as_component(self) -> dict[str, dict[str, Any]]:
         return {type(self).__name__: self.get_config()}
+
+
+def file_mode() -> int:
+    """The mode a plain `open(path, "w")` would give: 0o666 less the umask (mkstemp's files are 0o600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask

@@ -14,7 +14,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from callbacks.base import ConfigurableCallback
+from zoo.callbacks.base import ConfigurableCallback
 from zoo import _checks
 
 __all__ = ["LearningRateFinder"]

@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 import keras
 
-from callbacks.chain import Chain, chain_of, set_trainable
+from zoo.callbacks.chain import Chain, chain_of, set_trainable
 
 __all__ = ["greedy_layerwise_pretrain", "MODES"]
 

@@ -69,8 +69,8 @@ def throughput() -> str:
 
 
 def mnist1d(budget: float) -> list[dict]:
-    from builders.train import train
-    from builders.tune import tune
+    from zoo.builders.train import train
+    from zoo.builders.tune import tune
 
     rows = []
     with tempfile.TemporaryDirectory() as directory:
@@ -105,13 +105,13 @@ def mnist1d(budget: float) -> list[dict]:
 
 
 def _spec_optimizer(spec: Path) -> dict:
-    from builders.spec import load_spec
+    from zoo.builders.spec import load_spec
 
     return load_spec(spec).get("train", "optimizer")
 
 
 def _spec_epochs(spec: Path) -> int:
-    from builders.spec import load_spec
+    from zoo.builders.spec import load_spec
 
     return load_spec(spec).get("train", "epochs")
 

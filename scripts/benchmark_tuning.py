@@ -24,9 +24,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras
 import keras_tuner
 
-from builders.data import load_data
-from builders.spec import load_spec
-from builders.tune import build_hypermodel, make_tuner, tune
+from zoo.builders.data import load_data
+from zoo.builders.spec import load_spec
+from zoo.builders.tune import build_hypermodel, make_tuner, tune
 
 ROOT = Path(__file__).resolve().parents[1]
 

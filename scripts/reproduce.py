@@ -301,10 +301,10 @@ EXPERIMENTS = [
 
 
 def _gradient_ratio(spec) -> float:
-    from builders.data import load_data
-    from builders.model import build_model
-    from builders.train import apply_runtime
-    from callbacks import layer_gradient_norms, probe_batch
+    from zoo.builders.data import load_data
+    from zoo.builders.model import build_model
+    from zoo.builders.train import apply_runtime
+    from zoo.callbacks import layer_gradient_norms, probe_batch
 
     apply_runtime(spec)
     data = load_data(spec)
@@ -314,8 +314,8 @@ def _gradient_ratio(spec) -> float:
 
 
 def run_experiment(experiment: Experiment, seeds: int, tiny: bool, workdir: Path) -> dict[str, Outcome]:
-    from builders.spec import load_spec
-    from builders.train import train
+    from zoo.builders.spec import load_spec
+    from zoo.builders.train import train
 
     outcomes = {}
     sources = {}
@@ -399,7 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="+", help="experiment names, or all: " + ", ".join(e.name for e in EXPERIMENTS))
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--tiny", action="store_true", help="1 seed, 2 epochs: checks that every experiment still runs")
-    parser.add_argument("--reports", default=str(ROOT / "reports"), help="where REPRODUCTIONS.md and the plots go")
+    parser.add_argument("--reports", help="where REPRODUCTIONS.md and the plots go (default reports/; with --tiny, "
+                        "runs/reproductions-tiny/, so a smoke test never writes over the committed results)")
     arguments = parser.parse_args(argv)
     known = {e.name: e for e in EXPERIMENTS}
     chosen = list(known.values()) if arguments.names == ["all"] else []
@@ -408,7 +409,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown experiment {name!r}; the experiments are: {', '.join(known)}")
         chosen.append(known[name])
     seeds = 1 if arguments.tiny else arguments.seeds
-    reports = Path(arguments.reports)
+    default = ROOT / "runs" / "reproductions-tiny" if arguments.tiny else ROOT / "reports"
+    reports = Path(arguments.reports) if arguments.reports else default
     reports.mkdir(parents=True, exist_ok=True)
     rows = []
     with tempfile.TemporaryDirectory() as workdir:

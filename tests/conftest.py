@@ -48,7 +48,7 @@ def run_zoo(*arguments: str, cwd: Path | None = None, timeout: float = 300):
     import subprocess
 
     return subprocess.run(
-        [sys.executable, "-m", "builders.cli", *arguments],
+        [sys.executable, "-m", "zoo.builders.cli", *arguments],
         capture_output=True,
         text=True,
         cwd=cwd or ROOT,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from builders.errors import SpecError
-from builders.spec import load_spec
+from zoo.builders.errors import SpecError
+from zoo.builders.spec import load_spec
 from tests.conftest import DIGITS_SPEC
 
 
@@ -66,6 +66,21 @@ CORPUS = [
     ("input-shape-zero", "version: 1\nmodel:\n  input_shape: [0]\n  layers: [Dense: {units: 1}]\n", 3, "model.input_shape[0]", ">= 1"),
     ("runtime-precision", _replace("seed: 7", "seed: 7\nruntime: {precision: float16}"), 4, "runtime.precision", "mixed_float16"),
     ("worker-timeout-zero", _replace("seed: 7", "seed: 7\ntune: {worker_timeout: 0}"), 4, "tune.worker_timeout", "> 0"),
+    ("layer-dropout-above-one", _replace("Dense: {units: 32}", "Dense: {units: 32, dropout: 1.5}"), 15, "model.layers[0].Dense.dropout", "< 1"),
+    ("layer-batch-norm-word", _replace("Dense: {units: 32}", "Dense: {units: 32, batch_norm: sometimes}"), 15, "model.layers[0].Dense.batch_norm", "before_activation"),
+    ("repeat-layer-batch-norm-true", _replace("- Dense: {units: 32}", "- {repeat: 2, layers: [Dense: {units: 8, batch_norm: true}]}"), 15, "model.layers[0].layers[0].Dense.batch_norm", "before_activation"),
+    ("repeat-batch-norm-key", _replace("- Dense: {units: 32}", "- {repeat: 2, batch_norm: true, layers: [Dense: {units: 8}]}"), 15, "model.layers[0].batch_norm", "unknown key"),
+    ("residual-layer-dropout", _replace("- Dense: {units: 32}", "- {residual: [Dense: {units: 8, dropout: -0.5}]}"), 15, "model.layers[0].residual[0].Dense.dropout", ">= 0"),
+    ("graph-node-dropout-true", "version: 1\nmodel:\n  inputs: {a: [3]}\n  graph:\n    - {name: h, inputs: a, layer: {Dense: {units: 2, dropout: true}}}\n  outputs: h\n", 5, "model.graph[0].layer.Dense.dropout", "a number"),
+    ("nan-learning-rate", _replace("learning_rate: 1.0e-3", "learning_rate: .nan"), 18, "train.optimizer.Adam.learning_rate", "finite"),
+    ("inf-units", _replace("units: 32", "units: .inf"), 15, "model.layers[0].Dense.units", "finite"),
+    ("nan-validation-split", _replace("validation_split: 0.2", "validation_split: .nan"), 6, "data.validation_split", "finite"),
+    ("integer-valued-float-epochs", _replace("epochs: 2", "epochs: 2.0"), 21, "train.epochs", "integer"),
+    ("integer-valued-float-batch", _replace("batch_size: 64", "batch_size: 64.0"), 8, "data.batch_size", "integer"),
+    ("seed-too-large", _replace("seed: 7", "seed: 99999999999"), 3, "seed", "<="),
+    ("name-dot-dot", _replace("name: tiny_digits", "name: '..'"), 2, "name", "folder"),
+    ("name-with-slash", _replace("name: tiny_digits", "name: a/b"), 2, "name", "folder"),
+    ("project-name-dot-dot", _replace("seed: 7", "seed: 7\ntune: {project_name: '..'}"), 4, "tune.project_name", "folder"),
 ]
 
 

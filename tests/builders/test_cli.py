@@ -14,7 +14,7 @@ def test_help_is_quick_and_imports_no_tensorflow():
     import subprocess
     import sys
 
-    script = "import sys; from builders.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass\nprint('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    script = "import sys; from zoo.builders.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass\nprint('tensorflow' in sys.modules, 'keras' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
     assert "train" in done.stdout and done.stdout.strip().endswith("False False")
 
@@ -71,4 +71,4 @@ def test_train_evaluate_predict_from_the_command_line(tmp_path):
     np.savez(tmp_path / "rows.npz", x=load_digits().data[:4])
     predicted = run_zoo("predict", str(tmp_path / "run"), str(tmp_path / "rows.npz"))
     lines = predicted.stdout.strip().splitlines()
-    assert predicted.returncode == 0 and lines[0].startswith("class,p0") and len(lines) == 5
+    assert predicted.returncode == 0 and lines[0].startswith("class,name,p0") and len(lines) == 5

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import yaml
 
-from builders.errors import SpecError
-from builders.spec import load_spec
-from builders.train import read_history, train
+from zoo.builders.errors import SpecError
+from zoo.builders.spec import load_spec
+from zoo.builders.train import read_history, train
 from tests.conftest import DIGITS_SPEC, ROOT, run_zoo
 
 PRETRAIN_SPEC = ROOT / "specs" / "deep_sigmoid_pretrain.yaml"
@@ -35,7 +35,7 @@ def test_resumed_run_keeps_its_pretrained_weights_instead_of_pretraining_again(t
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "spec.yaml").write_text(spec.to_yaml())
-    from builders.train import resume
+    from zoo.builders.train import resume
 
     first = train(spec, run_dir=tmp_path / "complete", quiet=True)
     assert (tmp_path / "complete" / "pretrain.json").exists()
@@ -131,7 +131,7 @@ def test_callbacks_named_in_a_spec_get_a_probe_and_write_their_records(tmp_path)
     assert all(row[f"grad_norm/{name}"] > 0 for row in rows for name in layers)
     assert list((tmp_path / "run" / "logs" / "gradients").glob("events.out.tfevents.*"))
     # written back: the spec's own component, from the callback's config
-    from builders.resolve import resolve
+    from zoo.builders.resolve import resolve
 
     spec = load_spec(text)
     monitor = resolve(spec.get("train", "callbacks", 0), "callback", spec, ("train", "callbacks", 0))

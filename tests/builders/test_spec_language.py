@@ -16,11 +16,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from builders.errors import SpecError
-from builders.model import build_model
-from builders.pitfalls import pitfalls
-from builders.schema import editor_schema
-from builders.spec import load_spec
+from zoo.builders.errors import SpecError
+from zoo.builders.model import build_model
+from zoo.builders.pitfalls import pitfalls
+from zoo.builders.schema import editor_schema
+from zoo.builders.spec import load_spec
 from tests.conftest import DIGITS_SPEC, ROOT
 
 SPEC_FILES = sorted((ROOT / "specs").rglob("*.yaml"))

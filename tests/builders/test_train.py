@@ -13,9 +13,9 @@ import time
 import numpy as np
 import pytest
 
-from builders.errors import SpecError
-from builders.spec import load_spec
-from builders.train import evaluate, predict, read_history, resume, train
+from zoo.builders.errors import RunError, SpecError
+from zoo.builders.spec import load_spec
+from zoo.builders.train import evaluate, predict, read_history, resume, train
 from tests.conftest import DIGITS_SPEC, ROOT, run_zoo
 
 
@@ -25,8 +25,8 @@ def test_run_directory_contents(tmp_path):
     names = {p.name for p in (tmp_path / "run").iterdir()}
     assert {"spec.yaml", "model.keras", "history.csv", "history.json", "metrics.json", "curves.png", "logs"} <= names
     assert "backup" not in names  # removed once the run finished
-    assert not [n for n in names if n.startswith(".")]  # no temporary files left behind
-    assert load_spec(tmp_path / "run" / "spec.yaml").tree == spec.tree
+    assert [n for n in names if n.startswith(".")] == [".zoo.lock"]  # the OS lock's file; no temporary files
+    assert load_spec(tmp_path / "run" / "spec.yaml").tree == spec.resolved().tree  # the concrete spec
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert len(history["loss"]) == len(history["val_accuracy"]) == 2
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
@@ -61,15 +61,15 @@ def test_evaluate_and_predict_a_finished_run(tmp_path):
     predictions = predict(tmp_path / "run", tmp_path / "x.npy")
     assert predictions.shape == (7, 10) and np.allclose(predictions.sum(axis=1), 1, atol=1e-5)
     np.save(tmp_path / "wrong.npy", digits.data[:3, :10])
-    with pytest.raises(SpecError, match="the model expects"):
+    with pytest.raises(RunError, match="the model expects"):
         predict(tmp_path / "run", tmp_path / "wrong.npy")
 
 
 def test_resume_refuses_finished_and_foreign_directories(tmp_path):
-    with pytest.raises(SpecError, match="not a run directory"):
+    with pytest.raises(RunError, match="not a keras-zoo run directory"):
         resume(tmp_path)
     train(load_spec(DIGITS_SPEC, ["train.epochs=1"]), run_dir=tmp_path / "run", quiet=True)
-    with pytest.raises(SpecError, match="nothing to resume"):
+    with pytest.raises(RunError, match="nothing to resume"):
         resume(tmp_path / "run")
 
 
@@ -93,7 +93,7 @@ def test_killed_run_resumes_from_its_last_finished_epoch(tmp_path):
     spec_file.write_text(DIGITS_SPEC.replace("epochs: 2", f"epochs: {epochs}").replace("batch_size: 64", "batch_size: 4"))
     run_dir = tmp_path / "run"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "builders.cli", "train", str(spec_file), "--run-dir", str(run_dir), "--quiet"],
+    process = subprocess.Popen([sys.executable, "-m", "zoo.builders.cli", "train", str(spec_file), "--run-dir", str(run_dir), "--quiet"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and len(read_history(run_dir / "history.csv")) < 3:
@@ -133,7 +133,7 @@ def test_ctrl_c_leaves_a_run_that_resumes_with_its_callback_counters(tmp_path):
     spec_file.write_text(text)
     run_dir = tmp_path / "run"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "builders.cli", "train", str(spec_file), "--run-dir", str(run_dir), "--quiet"],
+    process = subprocess.Popen([sys.executable, "-m", "zoo.builders.cli", "train", str(spec_file), "--run-dir", str(run_dir), "--quiet"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=tmp_path, text=True)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and len(read_history(run_dir / "history.csv")) < 2:

@@ -18,10 +18,10 @@ import keras_tuner
 import pytest
 import yaml
 
-from builders.errors import SpecError
-from builders.spec import load_spec
-from builders.train import train
-from builders.tune import build_hypermodel, make_tuner, tune
+from zoo.builders.errors import SpecError
+from zoo.builders.spec import load_spec
+from zoo.builders.train import train
+from zoo.builders.tune import build_hypermodel, make_tuner, tune
 from tests.conftest import ROOT
 
 TINY = """\
@@ -192,7 +192,7 @@ def test_an_existing_search_needs_resume_or_overwrite(tmp_path):
 
 
 def _zoo(*arguments, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "builders.cli", *arguments], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    return subprocess.Popen([sys.executable, "-m", "zoo.builders.cli", *arguments], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}, **kwargs)
 
 
@@ -246,14 +246,14 @@ def test_a_search_killed_with_sigkill_resumes_with_every_finished_trial_kept(tmp
 
 MEMORY_SCRIPT = """
 import json, os, sys, psutil, keras, keras_tuner
-from builders.spec import load_spec
-from builders.tune import tune
+from zoo.builders.spec import load_spec
+from zoo.builders.tune import tune
 rss = []
 class Record(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         rss.append(psutil.Process().memory_info().rss)
 spec = load_spec(sys.argv[1])
-import builders.tune as t
+from zoo.builders import tune as t
 original = t.SpecHyperModel.fit
 def fit(self, hp, model, *args, **kwargs):
     kwargs["callbacks"] = list(kwargs.get("callbacks") or []) + [Record()]

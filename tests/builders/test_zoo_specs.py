@@ -11,11 +11,11 @@ import keras
 import numpy as np
 import pytest
 
-from builders.data import load_data
-from builders.errors import SpecError
-from builders.model import build_model
-from builders.spec import load_spec
-from builders.train import evaluate, train
+from zoo.builders.data import load_data
+from zoo.builders.errors import SpecError
+from zoo.builders.model import build_model
+from zoo.builders.spec import load_spec
+from zoo.builders.train import evaluate, train
 from tests.conftest import DIGITS_SPEC, ROOT, run_zoo
 from zoo.layers import Maxout, NoisyReLU
 from zoo.optimizers import Backstitch, Yogi

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from callbacks import AtomicBackupAndRestore
+from zoo.callbacks import AtomicBackupAndRestore
 from tests.callbacks.helpers import digits, mlp
 
 

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from callbacks import (
+from zoo.callbacks import (
     ActivationMonitor,
     activation_statistics,
     bias_variance_verdict,

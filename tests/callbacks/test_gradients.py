@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import keras
 
-from callbacks import GradientMonitor, layer_gradient_norms
+from zoo.callbacks import GradientMonitor, layer_gradient_norms
 from tests.callbacks.helpers import digits, mlp
 
 
@@ -92,7 +92,7 @@ def test_monitor_config_and_bad_arguments():
 
 JAX_SCRIPT = """
 import numpy as np, keras
-from callbacks import GradientMonitor
+from zoo.callbacks import GradientMonitor
 from tests.callbacks.helpers import digits, mlp
 assert keras.backend.backend() == "jax"
 x, y, _, _ = digits()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import keras
 
-from callbacks import LearningRateFinder
+from zoo.callbacks import LearningRateFinder
 from tests.callbacks.helpers import digits, mlp, same, weights_by_layer
 
 

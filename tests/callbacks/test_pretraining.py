@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import pytest
 
-from callbacks import chain_of, greedy_layerwise_pretrain
+from zoo.callbacks import chain_of, greedy_layerwise_pretrain
 from tests.callbacks.helpers import digits, mlp, same, weights_by_layer
 
 

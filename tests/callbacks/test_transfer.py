@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from callbacks import UnfreezeSchedule, reused_blocks, transfer_model
+from zoo.callbacks import UnfreezeSchedule, reused_blocks, transfer_model
 from tests.callbacks.helpers import digits, same, weights_by_layer
 
 
