@@ -375,9 +375,12 @@ def _check_monitors(spec: Spec, callbacks: list, data: Data, model: keras.Model)
     """A callback that monitors a quantity that will never be logged is an error now, not a warning later."""
     logged = logged_names(model, data)
     for index, callback in enumerate(callbacks):
-        monitor = getattr(callback, "monitor", None)
-        if not isinstance(monitor, str):
+        if not hasattr(callback, "monitor"):
             continue
+        monitor = callback.monitor
+        if not isinstance(monitor, str):
+            raise spec.error(("train", "callbacks", index), f"{type(callback).__name__} needs a monitor: the name of a "
+                             f"logged quantity such as val_loss; got {monitor!r}.")
         if monitor.startswith("val_") and data.validation is None:
             raise spec.error(
                 ("train", "callbacks", index),

@@ -8,6 +8,7 @@ machine with internet. Importing this module registers the builder with TFDS.
 from __future__ import annotations
 
 import numpy as np
+from etils import epath
 import tensorflow_datasets as tfds
 
 
@@ -15,6 +16,10 @@ class ZooDigits(tfds.core.GeneratorBasedBuilder):
     """8x8 grey-scale digits (1,797 images, 10 classes) from scikit-learn; 80/20 train/test."""
 
     VERSION = tfds.core.Version("1.0.0")
+
+    # TFDS finds a builder's metadata folder from its module name, as if folders mirrored packages;
+    # builders/ is installed as zoo.builders (a package-dir mapping, see ARCHITECTURE.md).
+    pkg_dir_path = epath.Path(__file__).parent
     RELEASE_NOTES = {"1.0.0": "First release."}
 
     def _info(self) -> tfds.core.DatasetInfo:

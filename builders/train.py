@@ -325,8 +325,10 @@ def _execute(plan: RunPlan, directory: OwnedDirectory, quiet: bool, verbose: int
     if directory.state == "training":
         callbacks = _callbacks(plan, run_dir, quiet, backup)
         try:
-            if plan.pretrains and not backup.saved_epoch():  # the backup holds the pretrained weights
+            done = backup.saved_epoch()
+            if plan.pretrains and not done:  # the backup holds the pretrained weights
                 _pretrain(plan, run_dir, quiet, verbose)
+            plan.data.skip_epochs(done)  # the shuffle continues where it stopped
             plan.fit(callbacks, verbose=0 if quiet else verbose)
         except BackupError as error:
             raise RunError(str(error)) from None

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 from zoo.callbacks.base import ConfigurableCallback, file_mode
 
@@ -69,6 +70,12 @@ class AtomicBackupAndRestore(ConfigurableCallback):
         state = self._state()
         return int(state["epoch"]) if state else 0
 
+    @staticmethod
+    def _random_states(model) -> list:
+        """The states of the model's random generators (dropout, noise): `save_weights` leaves them out,
+        and a resumed run must draw the same masks as an uninterrupted one."""
+        return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
     def _state(self) -> dict | None:
         path = self.backup_dir / self.STATE
         if not path.exists():
@@ -89,7 +96,7 @@ class AtomicBackupAndRestore(ConfigurableCallback):
             return
         for path in self.backup_dir.iterdir():
             if path.name == self.STATE or path.name.startswith(".state.") or (
-                    path.name.startswith("epoch_") and path.name.endswith(".weights.h5")):
+                    path.name.startswith("epoch_") and path.name.endswith((".weights.h5", ".random.npz"))):
                 path.unlink(missing_ok=True)
         try:
             self.backup_dir.rmdir()
@@ -108,6 +115,13 @@ class AtomicBackupAndRestore(ConfigurableCallback):
             optimizer.build(self.model.trainable_variables)  # its slots must exist to be loaded into
         try:
             self.model.load_weights(self.backup_dir / state["weights"])
+            if state.get("random"):
+                with np.load(self.backup_dir / state["random"], allow_pickle=False) as saved:
+                    values = [saved[f"s{i}"] for i in range(len(saved.files))]
+                states = self._random_states(self.model)
+                if len(values) == len(states):
+                    for variable, value in zip(states, values):
+                        variable.assign(value)
         except (OSError, ValueError, KeyError) as error:
             raise BackupError(f"the backup {self.backup_dir / state['weights']} cannot be loaded ({type(error).__name__}): "
                              "it is damaged or from another model; start the run again in a new directory.") from None
@@ -117,15 +131,18 @@ class AtomicBackupAndRestore(ConfigurableCallback):
         self.backup_dir.mkdir(parents=True, exist_ok=True)
         name = f"epoch_{epoch + 1}.weights.h5"
         self.model.save_weights(self.backup_dir / name, overwrite=True)
+        random = f"epoch_{epoch + 1}.random.npz"
+        np.savez(self.backup_dir / random, **{f"s{i}": keras.ops.convert_to_numpy(v)
+                                              for i, v in enumerate(self._random_states(self.model))})
         handle, temporary = tempfile.mkstemp(prefix=".state.", suffix=".json", dir=self.backup_dir)
         with os.fdopen(handle, "w") as stream:
-            json.dump({"epoch": epoch + 1, "weights": name}, stream)
+            json.dump({"epoch": epoch + 1, "weights": name, "random": random}, stream)
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(temporary, file_mode())
         os.replace(temporary, self.backup_dir / self.STATE)
-        for old in self.backup_dir.glob("epoch_*.weights.h5"):
-            if old.name != name:
+        for old in [*self.backup_dir.glob("epoch_*.weights.h5"), *self.backup_dir.glob("epoch_*.random.npz")]:
+            if old.name not in (name, random):
                 old.unlink(missing_ok=True)
 
     def on_train_end(self, logs=None):

@@ -301,15 +301,11 @@ EXPERIMENTS = [
 
 
 def _gradient_ratio(spec) -> float:
-    from zoo.builders.data import load_data
-    from zoo.builders.model import build_model
-    from zoo.builders.train import apply_runtime
+    from zoo.builders.plan import build_plan
     from zoo.callbacks import layer_gradient_norms, probe_batch
 
-    apply_runtime(spec)
-    data = load_data(spec)
-    model = build_model(spec, data.info)
-    norms = list(layer_gradient_norms(model, *probe_batch(data.train, 256)).values())
+    plan = build_plan(spec)  # the model at initialization, as `zoo train` builds it
+    norms = list(layer_gradient_norms(plan.model, *probe_batch(plan.data.train, 256)).values())
     return norms[0] / norms[-1]
 
 

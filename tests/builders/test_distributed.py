@@ -38,7 +38,7 @@ def test_a_search_builds_every_trial_in_the_mirrored_strategy(tmp_path):
     text = (DIGITS_SPEC.replace("units: 32", "units: {hp: Choice, values: [16, 32]}")
             + f"runtime: {{strategy: mirrored}}\ntune: {{tuner: GridSearch, max_trials: 2, directory: {tmp_path}}}\n")
     spec = load_spec(text)
-    tuner = make_tuner(spec, build_hypermodel(spec))
+    tuner = make_tuner(load_spec(text, [f"tune.directory={tmp_path / 'other'}"]), build_hypermodel(spec))
     assert type(tuner.distribution_strategy).__name__ == "MirroredStrategy"
     summary = tune(spec, overwrite=True, report=lambda *_: None)
     assert [r["status"] for r in summary["trials"]] == ["COMPLETED", "COMPLETED"]

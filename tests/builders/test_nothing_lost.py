@@ -250,3 +250,32 @@ def test_kills_at_many_moments_never_restart_a_run_from_epoch_one(tmp_path):
         if before:
             assert not ran or int(ran[0].split()[1].split("/")[0]) >= len(before), (before, ran)
         assert [row["epoch"] for row in read_history(run_dir / "history.csv")] == list(range(epochs))
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_deterministic_run_interrupted_and_resumed_has_the_uninterrupted_history(tmp_path, monkeypatch):
+    """Shuffle order, dropout masks, optimizer state and callback counters all continue where they stopped."""
+    import keras
+
+    text = DIGITS_SPEC.replace("epochs: 2", "epochs: 5").replace("seed: 7", "seed: 7\nruntime: {deterministic: true}")
+    overrides = ["output.tensorboard=false", "output.plots=false",
+                 "train.callbacks=[{ReduceLROnPlateau: {monitor: val_loss, patience: 1, factor: 0.5}}]"]
+    whole = train(load_spec(text, overrides), run_dir=tmp_path / "whole", quiet=True)
+
+    class StopAfterSecondEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise _Stop  # after this epoch's history, callback state and backup are written
+
+    original = train_module._callbacks
+    monkeypatch.setattr(train_module, "_callbacks", lambda *a: original(*a) + [StopAfterSecondEpoch()])
+    with pytest.raises(_Stop):
+        train(load_spec(text, overrides), run_dir=tmp_path / "cut", quiet=True)
+    monkeypatch.undo()
+    assert len(read_history(tmp_path / "cut" / "history.csv")) == 2
+    resumed = resume(tmp_path / "cut", quiet=True)
+    assert read_history(tmp_path / "cut" / "history.csv") == read_history(tmp_path / "whole" / "history.csv")
+    assert resumed.history == whole.history

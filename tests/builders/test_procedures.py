@@ -33,9 +33,11 @@ def test_resumed_run_keeps_its_pretrained_weights_instead_of_pretraining_again(t
     text = DIGITS_SPEC.replace("  epochs: 2", "  epochs: 2\npretrain: {epochs_per_layer: 1}")
     spec = load_spec(text)
     run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    (run_dir / "spec.yaml").write_text(spec.to_yaml())
+    from zoo.builders.rundir import OwnedDirectory
     from zoo.builders.train import resume
+
+    OwnedDirectory.claim(run_dir, "run", spec.resolved().to_yaml()).release()  # a run that stopped after pretraining
+    (run_dir / "spec.yaml").write_text(spec.resolved().to_yaml())
 
     first = train(spec, run_dir=tmp_path / "complete", quiet=True)
     assert (tmp_path / "complete" / "pretrain.json").exists()

@@ -18,7 +18,8 @@ import keras_tuner
 import pytest
 import yaml
 
-from zoo.builders.errors import SpecError
+from zoo.builders.errors import RunError, SpecError
+from zoo.builders.plan import build_plan
 from zoo.builders.spec import load_spec
 from zoo.builders.train import train
 from zoo.builders.tune import build_hypermodel, make_tuner, tune
@@ -87,7 +88,7 @@ def test_every_tuner_runs_end_to_end_from_a_spec(tmp_path, tuner, trials):
 def test_hyperband_promoted_trials_carry_on_with_their_optimizer_state(tmp_path):
     spec = load_spec(_spec(tmp_path, "{Hyperband: {max_epochs: 3, factor: 3}}").replace("  max_trials: 3\n", ""))
     hypermodel = build_hypermodel(spec)
-    tuner = make_tuner(spec, hypermodel, overwrite=True)
+    tuner = make_tuner(spec, hypermodel)
     started: list[tuple[str | None, int]] = []  # (the trial it continues, optimizer steps already taken)
 
     class Record(keras.callbacks.Callback):
@@ -129,8 +130,9 @@ def test_markers_in_every_section_resolve_per_trial(tmp_path):
     assert type(model.layers[2].kernel_initializer).__name__ == "HeNormal"  # after the input and Rescaling
     history = hypermodel.fit(hp, model)
     assert len(history.history["loss"]) == 1
-    assert hypermodel.data(hypermodel.resolved(hp)).train.element_spec[0].shape[0] in (128, None)
-    assert next(iter(hypermodel.data(hypermodel.resolved(hp)).train))[0].shape[0] == 128
+    data = build_plan(spec, hp).data
+    assert data.train.element_spec[0].shape[0] in (128, None)
+    assert next(iter(data.train))[0].shape[0] == 128
     assert {p.name for p in hp.space} >= {"data.batch_size", "train.epochs", "train.callbacks[0].EarlyStopping.patience",
                                           "model.defaults.kernel_initializer", "model.layers[0].Dense.units"}
     summary = tune(spec, report=_quiet)
@@ -147,25 +149,28 @@ def test_best_yaml_retrains_to_the_recorded_score(tmp_path):
 
 
 def test_failing_trials_are_recorded_and_the_search_goes_on(tmp_path):
-    """A trial whose learning rate makes the loss NaN, and a trial whose activation does not exist."""
+    """A trial whose learning rate makes the loss NaN fails and is recorded; a choice that names no
+    activation is a spec error before the search starts (validate builds every choice)."""
     text = _spec(tmp_path, "{GridSearch: {}}").replace(
         "learning_rate: {hp: Choice, values: [0.003, 0.01]}", "learning_rate: {hp: Choice, values: [0.003, 1.0e+30]}").replace(
-        "activation: relu}", "activation: {hp: Choice, values: [relu, no_such_activation]}}").replace(
         "{hp: Int, min_value: 8, max_value: 32, step: 8}", "16").replace("max_trials: 3", "max_trials: 4").replace(
         "objective: val_accuracy\n", "objective: val_accuracy\n  max_consecutive_failed_trials: 5\n")
     summary = tune(load_spec(text), report=_quiet)
-    statuses = {(r["hyperparameters"]["model.layers[0].Dense.activation"], r["hyperparameters"]["train.optimizer.Adam.learning_rate"]): r
-                for r in summary["trials"]}
-    assert statuses[("relu", 0.003)]["status"] == "COMPLETED"
-    assert statuses[("relu", 1e30)]["status"] == "FAILED" and "NaN or infinite" in statuses[("relu", 1e30)]["message"]
-    assert statuses[("no_such_activation", 0.003)]["status"] == "FAILED"
-    assert "unknown activation" in statuses[("no_such_activation", 0.003)]["message"]
-    assert summary["best"]["score"] == statuses[("relu", 0.003)]["score"]
+    statuses = {r["hyperparameters"]["train.optimizer.Adam.learning_rate"]: r for r in summary["trials"]}
+    assert statuses[0.003]["status"] == "COMPLETED"
+    assert statuses[1e30]["status"] == "FAILED" and "NaN or infinite" in statuses[1e30]["message"]
+    assert summary["best"]["score"] == statuses[0.003]["score"]
+    bad = text.replace("activation: relu}", "activation: {hp: Choice, values: [relu, no_such_activation]}}").replace(
+        "name: tiny_tune", "name: bad")
+    with pytest.raises(SpecError, match="unknown activation 'no_such_activation'") as error:
+        tune(load_spec(bad), report=_quiet)
+    assert error.value.key_path == "model.layers[0].Dense.activation"
+    assert not (tmp_path / "search" / "bad").exists()
 
 
 def test_too_many_consecutive_failures_is_a_clear_error(tmp_path):
     text = _spec(tmp_path).replace("learning_rate: {hp: Choice, values: [0.003, 0.01]}", "learning_rate: {hp: Choice, values: [1.0e+30, 1.0e+31]}")
-    with pytest.raises(SpecError, match="consecutive failures.*NaN or infinite"):
+    with pytest.raises(RunError, match="consecutive failures.*NaN or infinite"):
         tune(load_spec(text), report=_quiet)
 
 
@@ -180,10 +185,10 @@ def test_the_time_budget_stops_new_trials(tmp_path):
 def test_an_existing_search_needs_resume_or_overwrite(tmp_path):
     text = _spec(tmp_path).replace("max_trials: 3", "max_trials: 1")
     tune(load_spec(text), report=_quiet)
-    with pytest.raises(SpecError, match="--resume"):
+    with pytest.raises(RunError, match="--resume"):
         tune(load_spec(text), report=_quiet)
     assert len(tune(load_spec(text), resume=True, report=_quiet)["trials"]) == 1
-    with pytest.raises(SpecError, match="no search to resume"):
+    with pytest.raises(RunError, match="no search to resume"):
         tune(load_spec(text.replace("name: tiny_tune", "name: other")), resume=True, report=_quiet)
     with pytest.raises(SpecError, match="Hyperband sets its own number of trials"):
         tune(load_spec(_spec(tmp_path, "{Hyperband: {max_epochs: 3}}").replace("name: tiny_tune", "name: hb")), report=_quiet)
