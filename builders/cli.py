@@ -259,7 +259,7 @@ def _schema(arguments) -> int:
 
 def _evaluate(arguments) -> int:
     from zoo.builders.loader import parse_yaml
-    from zoo.builders.train import evaluate
+    from zoo.builders.inference import evaluate
 
     source = parse_yaml(arguments.data, "--data")[0] if arguments.data else None
     results = evaluate(arguments.run_dir, source)
@@ -272,8 +272,8 @@ def _predict(arguments) -> int:
     import numpy as np
 
     from zoo.builders.errors import RunError
-    from zoo.builders.train import class_names as names_of
-    from zoo.builders.train import predict
+    from zoo.builders.inference import class_names as names_of
+    from zoo.builders.inference import predict
 
     if arguments.output and os.path.isdir(arguments.output):
         raise RunError(f"--output {arguments.output} is a directory: name a file.")

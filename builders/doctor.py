@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import keras
-import numpy as np
 
-from zoo.builders.files import atomic_path, write_json, write_text
+from zoo.builders.files import write_json, write_text
 from zoo.builders.model import reconstructs
 from zoo.builders.plan import RunPlan, build_plan
+from zoo.builders.plots import plot_doctor
 from zoo.builders.rundir import OwnedDirectory
 from zoo.builders.spec import Spec, load_spec
 from zoo.callbacks import (
@@ -158,7 +158,7 @@ def _doctor(plan: RunPlan, directory: Path, epochs: int, baseline_error: float, 
     text = format_report(report)
     write_text(directory / "doctor.txt", text + "\n")
     write_json(directory / "doctor.json", report)
-    _plot(report, before, after, epochs, directory)
+    plot_doctor(report, before, after, epochs, directory)
     return report
 
 
@@ -206,52 +206,6 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _plot(report: dict, before: dict, after: dict, epochs: int, directory: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    def save(figure, name: str) -> None:
-        figure.tight_layout()
-        with atomic_path(directory / name) as temporary:
-            figure.savefig(temporary, format="png", dpi=100)
-        plt.close(figure)
-
-    names = list(before["gradient_norms"])
-    figure, axis = plt.subplots(figsize=(max(5, 0.6 * len(names)), 3.5))
-    positions = np.arange(len(names))
-    for offset, (label, state) in zip((-0.2, 0.2), (("initialization", before), (f"after {epochs} epochs", after))):
-        values = [max(state["gradient_norms"][n], 1e-30) for n in names]
-        axis.bar(positions + offset, values, width=0.4, label=label)
-    axis.set_yscale("log")
-    axis.set_xticks(positions, names, rotation=45, ha="right")
-    axis.set_ylabel("gradient norm")
-    axis.legend()
-    save(figure, "gradient_norms.png")
-
-    layers = list(before["activations"])
-    figure, axis = plt.subplots(figsize=(max(5, 0.6 * len(layers)), 3.5))
-    positions = np.arange(len(layers))
-    for offset, (label, state) in zip((-0.2, 0.2), (("initialization", before), (f"after {epochs} epochs", after))):
-        axis.bar(positions + offset, [state["activations"][n]["std"] for n in layers], width=0.4, label=label)
-    axis.set_xticks(positions, layers, rotation=45, ha="right")
-    axis.set_ylabel("activation standard deviation")
-    axis.legend()
-    save(figure, "activations.png")
-
-    figure, axis = plt.subplots(figsize=(5, 3.5))
-    for label, run in (("regularization off", report["overfit"]["without_regularization"]),
-                       ("regularization on", report["overfit"]["with_regularization"])):
-        if run:
-            axis.plot(run["losses"], label=label)
-    axis.set_yscale("log")
-    axis.set_xlabel("step")
-    axis.set_ylabel("loss on the small batch")
-    axis.legend()
-    save(figure, "overfit.png")
-
-
 def lr_find(
     spec: Spec | str | Path,
     overrides: Sequence[str] = (),
@@ -267,7 +221,7 @@ def lr_find(
 
 
 def _lr_find(plan: RunPlan, directory: Path, min_lr: float, max_lr: float, steps: int) -> dict[str, Any]:
-    spec, data, model = plan.spec, plan.data, plan.model
+    spec, data = plan.spec, plan.data
     finder = LearningRateFinder(min_lr=min_lr, max_lr=max_lr, steps=steps, verbose=0)
     batches = int(data.train.cardinality())
     if batches <= 0:

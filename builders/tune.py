@@ -1,9 +1,9 @@
 """`zoo tune SPEC`: the spec's inline markers become a KerasTuner search.
 
-`build_hypermodel(spec)` is an ordinary `keras_tuner.HyperModel`: `build(hp)`
-resolves every marker through `hp` and builds the spec's model; `fit` trains it
-on the spec's data with its callbacks (batch size and epochs may be markers
-too). The tuners are KerasTuner's own, by name, with their own arguments:
+The hypermodel (builders/hypermodel.py) builds each trial through the run plan;
+the search is validated (every marker at its default and extremes) before its
+directory is claimed. The tuners are KerasTuner's own, by name, with their own
+arguments:
 
     tune:
       tuner: {Hyperband: {max_epochs: 30, factor: 3}}   # RandomSearch, GridSearch, BayesianOptimization
@@ -15,19 +15,15 @@ The search directory (`tune.directory`/`tune.project_name`, default
 tuning/<name>) holds KerasTuner's own state, so `zoo tune --resume` continues
 with every finished trial kept, and ours: results.csv / results.json,
 best.yaml (the best trial as a plain spec `zoo train` runs), search.png and
-TensorBoard hparams logs under tensorboard/.
+TensorBoard hparams logs under tensorboard/. The directory is ours only when
+its manifest says so: `--overwrite` never empties a folder we did not make.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import shutil
 import math
-import os
-import threading
+import shutil
 import time
-import weakref
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -36,193 +32,19 @@ import keras_tuner
 import numpy as np
 
 from zoo.builders import _keras_tuner
-from zoo.builders.data import Data
+from zoo.builders.distributed import WorkerLeases, distributed, is_chief
 from zoo.builders.errors import RunError, SpecError, closest
-from zoo.builders.files import atomic_path, write_json, write_text
+from zoo.builders.files import write_json, write_text
+from zoo.builders.hypermodel import SpecHyperModel, build_hypermodel
 from zoo.builders.plan import build_plan, distribution_strategy, logged_names, validate
+from zoo.builders.plots import plot_search
 from zoo.builders.resolve import check_arguments, split_component
 from zoo.builders.rundir import MANIFEST, OwnedDirectory, check_name
 from zoo.builders.spec import Spec, load_spec
-from zoo.callbacks import AtomicBackupAndRestore, make_trainable_later
 
-__all__ = ["SpecHyperModel", "build_hypermodel", "make_tuner", "tune", "budget", "space_table", "TUNERS"]
+__all__ = ["make_tuner", "tuner_settings", "tune", "budget", "space_table", "search_directory", "TUNERS"]
 
 TUNERS = ("RandomSearch", "GridSearch", "Hyperband", "BayesianOptimization")
-
-
-class SpecHyperModel(keras_tuner.HyperModel):
-    """A spec as a KerasTuner hypermodel: every `{hp: ...}` marker is a hyperparameter.
-
-    Args:
-        spec: a loaded spec with markers.
-        verbose: passed to `model.fit` in each trial.
-
-    Example:
-        >>> hypermodel = build_hypermodel("specs/digits_tune.yaml")
-        >>> tuner = keras_tuner.RandomSearch(hypermodel, objective="val_accuracy", max_trials=5)
-        >>> tuner.search()
-    """
-
-    def __init__(self, spec: Spec, verbose: int | str = 0) -> None:
-        super().__init__(name=spec.name)
-        self.spec = spec
-        self.verbose = verbose
-        self._data: dict[str, Data] = {}  # each distinct `data` section loaded once per search
-        self._plans: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> the plan that built it
-
-    def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
-        """The trial's model: the run plan for the spec with `hp`'s values (the seed and precision policy
-        applied, so every trial starts alike)."""
-        plan = build_plan(self.spec, hp, data_cache=self._data)
-        # Built now, so Hyperband's promoted trials load their optimizer state with their weights.
-        make_trainable_later(plan.model)
-        self._plans[plan.model] = plan
-        return plan.model
-
-    def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, *args, **kwargs):
-        plan = self._plans.pop(model, None)
-        if plan is None:  # a model this hypermodel did not build: plan it for these values
-            plan = dataclasses.replace(build_plan(self.spec, hp, data_cache=self._data), model=model)
-        given = list(kwargs.pop("callbacks", None) or [])
-        callbacks = [keras.callbacks.TerminateOnNaN()]
-        trial_dir = _trial_dir(given)
-        resuming = False
-        if trial_dir is not None:
-            # A trial killed at epoch 40 of 50 resumes at epoch 40 when the search resumes.
-            backup = AtomicBackupAndRestore(trial_dir / "backup")
-            resuming = backup.saved_epoch() > 0
-            callbacks += [backup, _ExecutionLog(trial_dir / "executions.jsonl")]
-        if plan.pretrains and not kwargs.get("initial_epoch") and not resuming:  # the backup holds its result
-            plan.pretrain(verbose=0)
-        verbose = kwargs.pop("verbose", self.verbose)
-        history = plan.fit(callbacks + given, verbose=verbose, **kwargs)
-        losses = history.history.get("loss", [])
-        if not losses or not all(math.isfinite(v) for v in losses):
-            raise keras_tuner.errors.FailedTrialError(
-                f"the training loss became {losses[-1] if losses else 'nothing'} (NaN or infinite); trial recorded as failed.")
-        return history
-
-
-class WorkerLeases:
-    """The chief's watch over a distributed search: a trial whose worker falls silent goes back to the queue.
-
-    KerasTuner's chief waits for every running trial to end, so a worker killed in
-    the middle of one holds the search until a worker with the same `--tuner-id`
-    returns. A worker reports to the chief when it takes a trial and after every
-    epoch; with `tune.worker_timeout: S`, a trial whose worker has said nothing for
-    S seconds goes to KerasTuner's retry queue, the next free worker takes it and
-    resumes from its backup (on the shared search directory), and the silent
-    worker no longer holds the chief. Workers with no trial left to start stay
-    while another trial runs, to take it if it is handed on. S must exceed the
-    slowest epoch plus a model's build: a live worker whose trial was handed on
-    would run it twice.
-
-    Args:
-        oracle: the chief's `keras_tuner.Oracle`.
-        timeout: seconds of silence after which a trial is handed on.
-        report: where a handed-on trial is announced.
-    """
-
-    IDLE_WAIT = 0.2  # seconds a worker with nothing to do waits before it asks again
-
-    def __init__(self, oracle: keras_tuner.Oracle, timeout: float, report=print) -> None:
-        Status = keras_tuner.engine.trial.TrialStatus
-        self.oracle = oracle
-        self.timeout = float(timeout)
-        self.report = report
-        self.heard: dict[str, float] = {}  # trial id: when its worker last reported
-        self._stopped = threading.Event()
-        create_trial, update_trial, end_trial = oracle.create_trial, oracle.update_trial, oracle.end_trial
-
-        def created(tuner_id, *args, **kwargs):
-            trial = create_trial(tuner_id, *args, **kwargs)
-            if trial.status == Status.RUNNING:
-                self.heard[trial.trial_id] = time.monotonic()
-            elif trial.status == Status.STOPPED and oracle.ongoing_trials:
-                # No trial left to start, but one running elsewhere may yet be handed on: ask again shortly.
-                time.sleep(self.IDLE_WAIT)
-                trial.status = Status.IDLE
-            return trial
-
-        def updated(trial_id, *args, **kwargs):
-            self.heard[trial_id] = time.monotonic()
-            return update_trial(trial_id, *args, **kwargs)
-
-        def ended(trial, *args, **kwargs):
-            self.heard.pop(trial.trial_id, None)
-            return end_trial(trial, *args, **kwargs)
-
-        oracle.create_trial, oracle.update_trial, oracle.end_trial = created, updated, ended
-        self._thread = threading.Thread(target=self._watch, name="worker-leases", daemon=True)
-        self._thread.start()
-
-    def _watch(self) -> None:
-        while not self._stopped.wait(min(1.0, self.timeout / 4)):
-            for tuner_id, trial_id, silent in _hand_on(self.oracle, self.heard, self.timeout):
-                self.report(f"worker {tuner_id} silent for {silent:.0f} s: trial {trial_id} goes back to the queue")
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join()
-
-
-@keras_tuner.synchronized
-def _hand_on(oracle: keras_tuner.Oracle, heard: dict[str, float], timeout: float) -> list[tuple[str, str, float]]:
-    """Under the oracle's lock: move each trial silent for over `timeout` seconds to the retry queue."""
-    now, handed = time.monotonic(), []
-    for tuner_id, trial in list(oracle.ongoing_trials.items()):
-        silent = now - heard.get(trial.trial_id, now)
-        if silent > timeout:
-            del oracle.ongoing_trials[tuner_id]
-            oracle.tuner_ids.discard(tuner_id)
-            _keras_tuner.requeue(oracle, trial.trial_id)
-            heard.pop(trial.trial_id, None)
-            handed.append((tuner_id, trial.trial_id, silent))
-    if handed:
-        oracle.save()
-    return handed
-
-
-class _ExecutionLog(keras.callbacks.Callback):
-    """One line per start and per end of a trial's training, with the tuner that ran it:
-    which worker ran what, and whether a trial was interrupted and picked up again."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__()
-        self.path = path
-
-    def _write(self, event: str, **extra) -> None:
-        line = {"event": event, "tuner_id": os.environ.get("KERASTUNER_TUNER_ID", "tuner0"), "pid": os.getpid(),
-                "time": time.time(), **extra}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a") as stream:
-            stream.write(json.dumps(line) + "\n")
-
-    def on_train_begin(self, logs=None):
-        self.epochs = 0
-        self._write("started")
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.epochs += 1
-
-    def on_train_end(self, logs=None):
-        self._write("finished", epochs=self.epochs)
-
-
-def _trial_dir(callbacks: list) -> Path | None:
-    """KerasTuner's own per-trial callback knows the trial and its directory."""
-    for callback in callbacks:
-        trial, tuner = getattr(callback, "trial", None), getattr(callback, "tuner", None)
-        if trial is not None and tuner is not None:
-            return Path(tuner.get_trial_dir(trial.trial_id))
-    return None
-
-
-def build_hypermodel(spec: Spec | str | Path, overrides: Sequence[str] = (), verbose: int | str = 0) -> SpecHyperModel:
-    """The spec's hypermodel, for `zoo tune` or your own KerasTuner code."""
-    if not isinstance(spec, Spec):
-        spec = load_spec(spec, overrides)
-    return SpecHyperModel(spec, verbose)
 
 
 def search_directory(spec: Spec) -> Path:
@@ -470,36 +292,8 @@ def write_results(spec: Spec, tuner: keras_tuner.Tuner, directory: Path) -> dict
         write_text(directory / "best.yaml", header + best.to_yaml())
         summary["best"] = about
     write_json(directory / "results.json", summary)
-    _plot_search(records, importance, summary["objective"], directory / "search.png")
+    plot_search(records, importance, summary["objective"], directory / "search.png")
     return summary
-
-
-def _plot_search(records: list[dict], importance: dict[str, float], objective: str, target: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    done = [r for r in records if r["score"] is not None and math.isfinite(r["score"])]
-    top = sorted(importance, key=importance.get, reverse=True)[:3]
-    figure, axes = plt.subplots(1, 1 + len(top), figsize=(4.5 * (1 + len(top)), 3.5), squeeze=False)
-    axes[0][0].plot(range(1, len(done) + 1), [r["score"] for r in done], "o-")
-    axes[0][0].set_xlabel("finished trial")
-    axes[0][0].set_ylabel(objective)
-    for axis, name in zip(axes[0][1:], top):
-        values = [r["hyperparameters"].get(name) for r in done]
-        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-            axis.scatter(values, [r["score"] for r in done])
-        else:
-            labels = sorted(set(map(str, values)))
-            axis.scatter([labels.index(str(v)) for v in values], [r["score"] for r in done])
-            axis.set_xticks(range(len(labels)), labels, rotation=30)
-        axis.set_xlabel(f"{name} (importance {importance[name]:.2f})")
-        axis.set_ylabel(objective)
-    figure.tight_layout()
-    with atomic_path(target) as temporary:
-        figure.savefig(temporary, format="png", dpi=100)
-    plt.close(figure)
 
 
 def results_table(summary: dict[str, Any], top: int = 5) -> str:
@@ -546,14 +340,14 @@ def tune(
     hypermodel = build_hypermodel(spec, verbose=verbose)
     validate(spec, data_cache=hypermodel._data)
     directory = search_directory(spec)
-    owned = _claim_search(directory, spec, resume, overwrite) if _is_chief() else None
+    owned = _claim_search(directory, spec, resume, overwrite) if is_chief() else None
     policy = keras.mixed_precision.dtype_policy()
     try:
         tuner = make_tuner(spec, hypermodel)
         report(f"search: {budget(spec, tuner)}")
         report(space_table(full_space(spec)))
         timeout = spec.resolved().tree["tune"].get("worker_timeout")
-        leases = WorkerLeases(tuner.oracle, timeout, report) if timeout and _is_chief() and _distributed() else None
+        leases = WorkerLeases(tuner.oracle, timeout, report) if timeout and is_chief() and distributed() else None
         started = time.perf_counter()
         try:
             tuner.search(callbacks=_search_callbacks(directory), verbose=verbose)
@@ -569,7 +363,7 @@ def tune(
         finally:
             if leases is not None:
                 leases.stop()
-        if not _is_chief():
+        if not is_chief():
             report(f"worker {tuner.tuner_id}: no more trials ({time.perf_counter() - started:.1f}s)")
             return {"worker": tuner.tuner_id}
         summary = write_results(spec, tuner, directory)
@@ -614,11 +408,3 @@ def _claim_search(directory: Path, spec: Spec, resume: bool, overwrite: bool) ->
     return owned
 
 
-def _distributed() -> bool:
-    """KerasTuner's chief/worker mode: the chief's address is in the environment."""
-    return "KERASTUNER_ORACLE_IP" in os.environ
-
-
-def _is_chief() -> bool:
-    """A worker of a distributed search leaves the results to the chief."""
-    return not _distributed() or os.environ.get("KERASTUNER_TUNER_ID") == "chief"

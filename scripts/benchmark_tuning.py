@@ -26,7 +26,8 @@ import keras_tuner
 
 from zoo.builders.data import load_data
 from zoo.builders.spec import load_spec
-from zoo.builders.tune import build_hypermodel, make_tuner, tune
+from zoo.builders.hypermodel import build_hypermodel
+from zoo.builders.tune import make_tuner, tune
 
 ROOT = Path(__file__).resolve().parents[1]
 

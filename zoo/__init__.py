@@ -44,12 +44,12 @@ _API = {
     "RunResult": "zoo.builders.train",
     "train": "zoo.builders.train",
     "resume": "zoo.builders.train",
-    "evaluate": "zoo.builders.train",
-    "predict": "zoo.builders.train",
-    "load_model": "zoo.builders.train",
+    "evaluate": "zoo.builders.inference",
+    "predict": "zoo.builders.inference",
+    "load_model": "zoo.builders.inference",
     "tune": "zoo.builders.tune",
-    "SpecHyperModel": "zoo.builders.tune",
-    "build_hypermodel": "zoo.builders.tune",
+    "SpecHyperModel": "zoo.builders.hypermodel",
+    "build_hypermodel": "zoo.builders.hypermodel",
 }
 
 __all__ = sorted([*_MODULES, *_API])

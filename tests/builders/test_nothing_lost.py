@@ -18,7 +18,9 @@ from zoo.builders import train as train_module
 from zoo.builders.errors import RunError
 from zoo.builders.rundir import MANIFEST, OwnedDirectory
 from zoo.builders.spec import load_spec
-from zoo.builders.train import evaluate, predict, read_history, resume, train
+from zoo.builders.history import read_history
+from zoo.builders.inference import evaluate, predict
+from zoo.builders.train import resume, train
 from zoo.callbacks import AtomicBackupAndRestore
 
 ONE_EPOCH = ["train.epochs=1", "output.tensorboard=false", "output.plots=false"]

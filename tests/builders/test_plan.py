@@ -16,7 +16,7 @@ from tests.conftest import DIGITS_SPEC, ROOT, run_zoo
 from zoo.builders.errors import SpecError
 from zoo.builders.plan import build_plan, validate
 from zoo.builders.spec import load_spec
-from zoo.builders.tune import build_hypermodel
+from zoo.builders.hypermodel import build_hypermodel
 
 SPECS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "specs").rglob("*.yaml"))
 

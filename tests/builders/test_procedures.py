@@ -11,7 +11,8 @@ import yaml
 
 from zoo.builders.errors import SpecError
 from zoo.builders.spec import load_spec
-from zoo.builders.train import read_history, train
+from zoo.builders.history import read_history
+from zoo.builders.train import train
 from tests.conftest import DIGITS_SPEC, ROOT, run_zoo
 
 PRETRAIN_SPEC = ROOT / "specs" / "deep_sigmoid_pretrain.yaml"

@@ -15,7 +15,9 @@ import pytest
 
 from zoo.builders.errors import RunError, SpecError
 from zoo.builders.spec import load_spec
-from zoo.builders.train import evaluate, predict, read_history, resume, train
+from zoo.builders.history import read_history
+from zoo.builders.inference import evaluate, predict
+from zoo.builders.train import resume, train
 from tests.conftest import DIGITS_SPEC, ROOT, run_zoo
 
 

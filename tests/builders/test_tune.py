@@ -22,7 +22,8 @@ from zoo.builders.errors import RunError, SpecError
 from zoo.builders.plan import build_plan
 from zoo.builders.spec import load_spec
 from zoo.builders.train import train
-from zoo.builders.tune import build_hypermodel, make_tuner, tune
+from zoo.builders.hypermodel import build_hypermodel
+from zoo.builders.tune import make_tuner, tune
 from tests.conftest import ROOT
 
 TINY = """\

@@ -15,7 +15,8 @@ from zoo.builders.data import load_data
 from zoo.builders.errors import SpecError
 from zoo.builders.model import build_model
 from zoo.builders.spec import load_spec
-from zoo.builders.train import evaluate, train
+from zoo.builders.inference import evaluate
+from zoo.builders.train import train
 from tests.conftest import DIGITS_SPEC, ROOT, run_zoo
 from zoo.layers import Maxout, NoisyReLU
 from zoo.optimizers import Backstitch, Yogi

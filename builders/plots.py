@@ -1,0 +1,112 @@
+"""Every figure a command writes: a run's curves, a search's scores, the doctor's panels.
+
+One way to save: `save_figure` lays the figure out and writes it atomically as a PNG.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from zoo.builders.files import atomic_path
+
+__all__ = ["save_figure", "plot_curves", "plot_search", "plot_doctor"]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(figure, target: Path) -> None:
+    plt = _pyplot()
+    figure.tight_layout()
+    with atomic_path(target) as temporary:
+        figure.savefig(temporary, format="png", dpi=100)
+    plt.close(figure)
+
+
+def plot_curves(history: dict, target: Path, best_epoch: int | None) -> None:
+    """Loss and each metric, train vs validation, one panel each, the best epoch marked."""
+    plt = _pyplot()
+
+    names = [k for k in history if not k.startswith("val_") and k != "learning_rate"]
+    if not names:
+        return
+    figure, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
+    for axis, name in zip(axes[0], names):
+        epochs = np.arange(1, len(history[name]) + 1)
+        axis.plot(epochs, history[name], label="train")
+        if history.get(f"val_{name}"):
+            axis.plot(epochs, history[f"val_{name}"], label="validation")
+        if best_epoch is not None:
+            axis.axvline(best_epoch + 1, color="grey", linestyle="--", linewidth=1, label=f"best epoch ({best_epoch + 1})")
+        axis.set_xlabel("epoch")
+        axis.set_title(name)
+        axis.legend()
+    save_figure(figure, target)
+
+
+def plot_search(records: list[dict], importance: dict[str, float], objective: str, target: Path) -> None:
+    plt = _pyplot()
+
+    done = [r for r in records if r["score"] is not None and math.isfinite(r["score"])]
+    top = sorted(importance, key=importance.get, reverse=True)[:3]
+    figure, axes = plt.subplots(1, 1 + len(top), figsize=(4.5 * (1 + len(top)), 3.5), squeeze=False)
+    axes[0][0].plot(range(1, len(done) + 1), [r["score"] for r in done], "o-")
+    axes[0][0].set_xlabel("finished trial")
+    axes[0][0].set_ylabel(objective)
+    for axis, name in zip(axes[0][1:], top):
+        values = [r["hyperparameters"].get(name) for r in done]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            axis.scatter(values, [r["score"] for r in done])
+        else:
+            labels = sorted(set(map(str, values)))
+            axis.scatter([labels.index(str(v)) for v in values], [r["score"] for r in done])
+            axis.set_xticks(range(len(labels)), labels, rotation=30)
+        axis.set_xlabel(f"{name} (importance {importance[name]:.2f})")
+        axis.set_ylabel(objective)
+    save_figure(figure, target)
+
+
+def plot_doctor(report: dict, before: dict, after: dict, epochs: int, directory: Path) -> None:
+    plt = _pyplot()
+
+    names = list(before["gradient_norms"])
+    figure, axis = plt.subplots(figsize=(max(5, 0.6 * len(names)), 3.5))
+    positions = np.arange(len(names))
+    for offset, (label, state) in zip((-0.2, 0.2), (("initialization", before), (f"after {epochs} epochs", after))):
+        values = [max(state["gradient_norms"][n], 1e-30) for n in names]
+        axis.bar(positions + offset, values, width=0.4, label=label)
+    axis.set_yscale("log")
+    axis.set_xticks(positions, names, rotation=45, ha="right")
+    axis.set_ylabel("gradient norm")
+    axis.legend()
+    save_figure(figure, directory / "gradient_norms.png")
+
+    layers = list(before["activations"])
+    figure, axis = plt.subplots(figsize=(max(5, 0.6 * len(layers)), 3.5))
+    positions = np.arange(len(layers))
+    for offset, (label, state) in zip((-0.2, 0.2), (("initialization", before), (f"after {epochs} epochs", after))):
+        axis.bar(positions + offset, [state["activations"][n]["std"] for n in layers], width=0.4, label=label)
+    axis.set_xticks(positions, layers, rotation=45, ha="right")
+    axis.set_ylabel("activation standard deviation")
+    axis.legend()
+    save_figure(figure, directory / "activations.png")
+
+    figure, axis = plt.subplots(figsize=(5, 3.5))
+    for label, run in (("regularization off", report["overfit"]["without_regularization"]),
+                       ("regularization on", report["overfit"]["with_regularization"])):
+        if run:
+            axis.plot(run["losses"], label=label)
+    axis.set_yscale("log")
+    axis.set_xlabel("step")
+    axis.set_ylabel("loss on the small batch")
+    axis.legend()
+    save_figure(figure, directory / "overfit.png")
