@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -15,7 +16,7 @@ import keras
 import keras_tuner
 
 from zoo.builders.data import Data
-from zoo.builders.plan import build_plan
+from zoo.builders.plan import build_plan, distribution_strategy
 from zoo.builders.spec import Spec, load_spec
 from zoo.callbacks import AtomicBackupAndRestore, make_trainable_later
 
@@ -46,8 +47,10 @@ class SpecHyperModel(keras_tuner.HyperModel):
         """The trial's model: the run plan for the spec with `hp`'s values (the seed and precision policy
         applied, so every trial starts alike)."""
         plan = build_plan(self.spec, hp, data_cache=self._data)
-        # Built now, so Hyperband's promoted trials load their optimizer state with their weights.
-        make_trainable_later(plan.model)
+        strategy = distribution_strategy(plan.spec)
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():  # where the model's variables are
+            # Built now, so Hyperband's promoted trials load their optimizer state with their weights.
+            make_trainable_later(plan.model)
         self._plans[plan.model] = plan
         return plan.model
 

@@ -270,6 +270,7 @@ print(json.dumps(rss))
 """
 
 
+@pytest.mark.slow
 def test_memory_stays_flat_over_thirty_trials(tmp_path):
     text = _spec(tmp_path).replace("max_trials: 3", "max_trials: 30").replace("epochs: 2", "epochs: 1").replace(
         "{hp: Int, min_value: 8, max_value: 32, step: 8}", "{hp: Int, min_value: 8, max_value: 256, step: 8}")

@@ -74,7 +74,7 @@ def test_a_crash_while_writing_the_first_backup_starts_over_where_keras_backup_c
 
 def test_a_backup_is_kept_when_asked_and_only_its_last_epoch(tmp_path):
     fit(mlp([16]), [AtomicBackupAndRestore(tmp_path / "backup", delete_checkpoint=False)], epochs=3)
-    assert sorted(p.name for p in (tmp_path / "backup").iterdir()) == ["epoch_3.weights.h5", "state.json"]
+    assert sorted(p.name for p in (tmp_path / "backup").iterdir()) == ["epoch_3.random.npz", "epoch_3.weights.h5", "state.json"]
     # A finished backup: the next fit over the same epochs runs none.
     history = fit(mlp([16], seed=1), [AtomicBackupAndRestore(tmp_path / "backup")], epochs=3)
     assert history.history == {}
