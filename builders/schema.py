@@ -28,25 +28,15 @@ _COMPONENT = {
     ],
 }
 
-_LAYER_COMPONENT = {
-    "description": "a layer: a name or a one-key mapping {ClassName: {constructor arguments}}",
-    "anyOf": [
-        {"type": "string", "minLength": 1},
-        {
-            "type": "object",
-            "minProperties": 1,
-            "maxProperties": 1,
-            "additionalProperties": {
-                "type": ["object", "null"],
-                # The sugar a layer may carry beside its constructor arguments.
-                "properties": {
-                    "batch_norm": {"enum": ["before_activation", "after_activation", "none"]},
-                    "dropout": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
-                },
-            },
-        },
-    ],
+# The sugar a layer (or model.defaults) may carry beside constructor arguments.
+_SUGAR = {
+    "batch_norm": {"enum": ["before_activation", "after_activation", "none"]},
+    "dropout": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
 }
+
+_LAYER_COMPONENT = copy.deepcopy(_COMPONENT)
+_LAYER_COMPONENT["description"] = "a layer: a name or a one-key mapping {ClassName: {constructor arguments}}"
+_LAYER_COMPONENT["anyOf"][1]["additionalProperties"]["properties"] = _SUGAR
 
 _SHAPE = {
     "description": "a shape: a list of positive integers (null for a free dimension)",
@@ -143,10 +133,7 @@ SCHEMA: dict[str, Any] = {
                 "defaults": {
                     "type": "object",
                     "description": "constructor arguments applied to every layer that accepts them, plus batch_norm and dropout",
-                    "properties": {
-                        "batch_norm": {"enum": ["before_activation", "after_activation", "none"]},
-                        "dropout": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
-                    },
+                    "properties": _SUGAR,
                     # Other keys are constructor arguments; the model builder refuses one that no layer takes.
                 },
                 "layers": {"$ref": "#/$defs/layers"},

@@ -21,6 +21,7 @@ from zoo.builders.model import build_model
 from zoo.builders.pitfalls import pitfalls
 from zoo.builders.schema import editor_schema
 from zoo.builders.spec import load_spec
+from tests.builders.test_mutations import _mutate, _paths
 from tests.conftest import DIGITS_SPEC, ROOT
 
 SPEC_FILES = sorted((ROOT / "specs").rglob("*.yaml"))
@@ -135,16 +136,6 @@ _VALUES = st.one_of(
 )
 
 
-def _paths(tree, path=()):
-    yield path
-    if isinstance(tree, dict):
-        for key, value in tree.items():
-            yield from _paths(value, path + (key,))
-    elif isinstance(tree, list):
-        for index, value in enumerate(tree):
-            yield from _paths(value, path + (index,))
-
-
 _ALL_PATHS = [p for p in _paths(_VALID) if p]
 
 
@@ -153,18 +144,7 @@ _ALL_PATHS = [p for p in _paths(_VALID) if p]
 def test_mutated_specs_raise_only_spec_errors(mutations):
     tree = copy.deepcopy(_VALID)
     for path, value, action in mutations:
-        node = tree
-        try:
-            for key in path[:-1]:
-                node = node[key]
-            if action == "set":
-                node[path[-1]] = value
-            elif action == "delete":
-                del node[path[-1]]
-            elif isinstance(node, dict) and path[-1] in node:
-                node[str(path[-1]) + "x"] = node.pop(path[-1])
-        except (KeyError, IndexError, TypeError):
-            continue
+        _mutate(tree, path, value, action)
     text = yaml.safe_dump(tree)
     try:
         spec = load_spec(text)
