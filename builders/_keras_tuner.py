@@ -1,6 +1,6 @@
 """Every use of KerasTuner beyond its public API, in one place.
 
-keras-tuner is pinned to 1.4.x in pyproject.toml; tests/builders/test_keras_tuner_internals.py
+keras-tuner is pinned to 1.4.x in pyproject.toml; a test in tests/builders/test_plan.py
 fails loudly when one of the internals below changes. What is used, and why:
 
 - `Oracle._retry_queue`: the only way to hand a dead worker's trial to another worker
@@ -9,16 +9,23 @@ fails loudly when one of the internals below changes. What is used, and why:
   bracket arithmetic, to print what a Hyperband search will cost before it starts.
 - `Oracle.max_trials`, set on the running oracle: a time budget (KerasTuner has none) stops
   new trials by lowering the trial limit to the trials already made.
+- `conditions.Parent.to_proto`: KerasTuner 1.4.8 left a debug `print(self.values[0])` in it,
+  so in chief/worker mode every conditional hyperparameter sent over gRPC printed a stray
+  value ("1", "2", ...) into the search's output; `quiet_conditions()` swallows that print.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 import time
 from typing import Any
 
 import keras_tuner
+from keras_tuner.src.engine import conditions
 
-__all__ = ["with_time_budget", "requeue", "hyperband_rounds", "INTERNALS"]
+__all__ = ["with_time_budget", "requeue", "hyperband_rounds", "quiet_conditions", "INTERNALS"]
 
 # (class, attribute) pairs this module relies on; the internals test checks each exists.
 INTERNALS = (
@@ -27,7 +34,23 @@ INTERNALS = (
     (keras_tuner.oracles.HyperbandOracle, "_get_num_rounds"),
     (keras_tuner.oracles.HyperbandOracle, "_get_size"),
     (keras_tuner.oracles.HyperbandOracle, "_get_epochs"),
+    (conditions.Parent, "to_proto"),
 )
+
+
+def quiet_conditions() -> None:
+    """`conditions.Parent.to_proto` without its stray print (see the module); idempotent."""
+    original = conditions.Parent.to_proto
+    if getattr(original, "_zoo_quiet", False):
+        return
+
+    @functools.wraps(original)
+    def to_proto(self):
+        with contextlib.redirect_stdout(io.StringIO()):
+            return original(self)
+
+    to_proto._zoo_quiet = True
+    conditions.Parent.to_proto = to_proto
 
 
 def with_time_budget(tuner_class: type, seconds: float | None) -> type:

@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument("overrides", nargs="*")
     tune.add_argument("--resume", action="store_true", help="continue the search in its directory; finished trials are kept")
     tune.add_argument("--overwrite", action="store_true", help="delete an earlier search in the directory and start again")
+    tune.add_argument("--workers", type=int, metavar="N", help="run N trials at once on this machine (a chief and N "
+                      "workers on 127.0.0.1, sharing its GPU or cores); default tune.parallel_trials, else 1")
     tune.add_argument("--distributed", choices=["chief", "worker"], help="KerasTuner's chief/worker mode over gRPC")
     tune.add_argument("--oracle", metavar="HOST:PORT", help="the chief's address (distributed mode)")
     tune.add_argument("--tuner-id", metavar="ID", help="this worker's id (default worker<pid>); a restarted worker "
@@ -97,6 +99,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _tune(arguments) -> int:
+    workers = arguments.workers
+    if workers is None and not arguments.distributed:
+        from zoo.builders.spec import load_spec
+
+        workers = (load_spec(arguments.spec, arguments.overrides).tree.get("tune") or {}).get("parallel_trials", 1)
+    if workers is not None and workers != 1:
+        if arguments.distributed:
+            print("error: --workers starts its own chief and workers; it does not combine with --distributed.", file=sys.stderr)
+            return EXIT_SPEC_ERROR
+        from zoo.builders.workers import run_workers
+
+        return run_workers(arguments.spec, arguments.overrides, workers, resume=arguments.resume,
+                           overwrite=arguments.overwrite, verbose=arguments.verbose)
     if arguments.distributed:
         if not arguments.oracle or ":" not in arguments.oracle:
             print("error: --distributed needs --oracle HOST:PORT (the chief's address).", file=sys.stderr)

@@ -21,6 +21,7 @@ from typing import Any, Sequence
 
 import keras
 
+from zoo.batches import num_batches
 from zoo.builders.files import write_json, write_text
 from zoo.builders.model import reconstructs
 from zoo.builders.plan import RunPlan, build_plan
@@ -107,6 +108,7 @@ def doctor(
 def _doctor(plan: RunPlan, directory: Path, epochs: int, baseline_error: float, tolerance: float, overfit_rows: int,
             overfit_steps: int, vanishing_ratio: float) -> dict[str, Any]:
     spec, data, model = plan.spec, plan.data, plan.model
+    model.steps_per_execution = 1  # the checks count single steps
     x, y = probe_batch(data.train, 256)
     info = data.info
     classes = None if reconstructs(spec) or info.task == "regression" else (2 if info.task == "binary" else info.num_classes)
@@ -223,8 +225,9 @@ def lr_find(
 def _lr_find(plan: RunPlan, directory: Path, min_lr: float, max_lr: float, steps: int) -> dict[str, Any]:
     spec, data = plan.spec, plan.data
     finder = LearningRateFinder(min_lr=min_lr, max_lr=max_lr, steps=steps, verbose=0)
-    batches = int(data.train.cardinality())
-    if batches <= 0:
+    plan.model.steps_per_execution = 1  # the finder sets the rate before every batch
+    batches = num_batches(data.train)
+    if not batches:
         raise spec.error(("data",), "the learning-rate range test needs a training set of known size.")
     try:
         plan.fit([finder], verbose=0, spec_callbacks=False, epochs=math.ceil(steps / batches))

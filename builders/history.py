@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -14,7 +15,32 @@ import numpy as np
 from zoo.builders.errors import RunError
 from zoo.builders.files import atomic_path, write_json, write_text
 
-__all__ = ["HistoryFile", "CallbackState", "EpochLine", "read_history"]
+__all__ = ["HistoryFile", "CallbackState", "EpochLine", "read_history", "tensorboard"]
+
+_TENSORBOARD_SKIPPED: list[str] = []  # said once per process
+
+
+def tensorboard(log_dir: Path) -> list:
+    """`[keras.callbacks.TensorBoard(log_dir)]`, or `[]` where it cannot write: Keras's TensorBoard
+    callback writes through `tensorflow.summary` on every backend, so without TensorFlow (a JAX or
+    PyTorch machine) the run keeps its CSV/JSON history and plots and says once that it skipped these logs."""
+    try:
+        import tensorflow  # noqa: F401
+        import tensorboard as _  # noqa: F401 - KerasTuner's hparams logging needs it too
+    except ImportError as error:
+        if not _TENSORBOARD_SKIPPED:
+            _TENSORBOARD_SKIPPED.append(str(log_dir))
+            import sys
+
+            print(f"note: TensorBoard logs skipped ({error.name or 'tensorflow'} is not installed); "
+                  "history.csv, history.json and the plots are written as usual.", file=sys.stderr)
+        return []
+    if keras.backend.backend() != "tensorflow":  # TensorFlow only writes the logs: the accelerator stays the backend's
+        import tensorflow as tf
+
+        with contextlib.suppress(RuntimeError):  # already initialized: it has been told before
+            tf.config.set_visible_devices([], "GPU")
+    return [keras.callbacks.TensorBoard(str(log_dir), write_graph=False, profile_batch=0)]
 
 
 class HistoryFile(keras.callbacks.Callback):

@@ -9,6 +9,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from zoo.batches import map_batches
 from zoo.builders.data import load_data, read_inputs
 from zoo.builders.errors import RunError, SpecError
 from zoo.builders.model import reconstructs
@@ -76,7 +77,7 @@ def evaluate(run_dir: str | Path, data_source: dict | None = None) -> dict:
             raise SpecError("the run's spec has no test or validation split; pass a data source to evaluate on.")
     _check_rows(model, data.info.input_shape, "the data")
     if reconstructs(spec):
-        dataset = dataset.map(lambda x, y: (x, x))
+        dataset = map_batches(dataset, lambda x, y: (x, x))
     results = model.evaluate(dataset, verbose=0, return_dict=True)
     return {"split": split, **{k: float(v) for k, v in results.items()}}
 

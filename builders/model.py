@@ -437,6 +437,24 @@ def compile_model(model: keras.Model, spec: Spec, info: DataInfo | None = None) 
     metrics = [resolve(m, "metric", spec, ("train", "metrics", i)) for i, m in enumerate(section.get("metrics", []))]
     if "metrics" not in section and task is not None:
         metrics = default_metrics(task)
-    jit = spec.tree["runtime"]["jit_compile"]
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit)
+    runtime = spec.tree["runtime"]
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=runtime["jit_compile"],
+                  steps_per_execution=steps_per_execution(runtime["steps_per_execution"], spec, info))
     return model
+
+
+AUTO_STEPS_PER_EXECUTION = 32
+
+
+def steps_per_execution(value: int | str, spec: Spec, info: DataInfo | None) -> int:
+    """`runtime.steps_per_execution` as Keras takes it. `auto`: on a GPU or TPU, where dispatching each
+    small step costs more than running it, up to 32 batches per call (never more than an epoch holds);
+    on a CPU, 1, where the step itself dominates and per-batch callbacks see every batch."""
+    if value != "auto":
+        return value
+    accelerated = any(not device.lower().startswith("cpu") for device in keras.distribution.list_devices())
+    if not accelerated:
+        return 1
+    rows = (info.sizes.get("train") if info is not None else None) or 0
+    batch_size = (spec.tree.get("data") or {}).get("batch_size") or 32
+    return max(1, min(AUTO_STEPS_PER_EXECUTION, -(-rows // batch_size) if rows else AUTO_STEPS_PER_EXECUTION))

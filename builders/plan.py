@@ -24,6 +24,7 @@ from typing import Any, Iterator
 import keras
 import numpy as np
 
+from zoo.batches import start_at
 from zoo.builders.data import Data, load_data
 from zoo.builders.errors import SpecError, closest
 from zoo.builders.model import build_model, reconstructs
@@ -38,7 +39,8 @@ from zoo.callbacks import (
 )
 from zoo.callbacks.chain import chain_of
 
-__all__ = ["RunPlan", "build_plan", "validate", "apply_runtime", "distribution_strategy", "logged_names"]
+__all__ = ["RunPlan", "build_plan", "validate", "apply_runtime", "apply_distribution", "distribution_strategy",
+           "logged_names"]
 
 
 @dataclass
@@ -87,6 +89,9 @@ class RunPlan:
         that drives the learning rate itself) plus `callbacks`; `kwargs` (a tuner's `epochs`,
         `initial_epoch`) go to Keras."""
         epochs = kwargs.pop("epochs", None) or self.epochs
+        # An ArrayBatches shuffles by epoch number: a trial, a resumed run or a Hyperband promotion that starts
+        # at epoch k sees epoch k's batches, whatever fits the same data saw before (a search shares it).
+        start_at(self.data.train, kwargs.get("initial_epoch", 0))
         return self.model.fit(
             self.data.train,
             validation_data=self.data.validation,
@@ -112,6 +117,62 @@ def apply_runtime(spec: Spec) -> None:
 
 
 _STRATEGIES: dict[str, Any] = {}
+_DISTRIBUTION: dict[str, Any] = {}  # what apply_distribution last set, so a spec without one clears only ours
+
+
+def apply_distribution(spec: Spec) -> Any:
+    """`runtime.distribution` as Keras's global `keras.distribution` (JAX backend), or None.
+
+    `{DataParallel: {devices: N}}` replicates the variables on N devices (all by default) and splits
+    each batch between them. Across hosts, start one process per host with Keras's variables
+    KERAS_DISTRIBUTION_JOB_ADDRESSES (the coordinator's host:port), KERAS_DISTRIBUTION_NUM_PROCESSES
+    and KERAS_DISTRIBUTION_PROCESS_ID set: `keras.distribution.initialize()` reads them here, once,
+    and the devices of every host form the mesh.
+    """
+    path = ("runtime", "distribution")
+    section = spec.tree["runtime"].get("distribution")
+    if not section:
+        if _DISTRIBUTION.get("set") is not None and keras.distribution.distribution() is _DISTRIBUTION["set"]:
+            keras.distribution.set_distribution(None)
+        _DISTRIBUTION["set"] = None
+        return None
+    if keras.backend.backend() != "jax":
+        raise spec.error(path, f"keras.distribution runs on the JAX backend (KERAS_BACKEND=jax), not "
+                         f"{keras.backend.backend()}; on TensorFlow use runtime.strategy: mirrored for this machine's GPUs.")
+    if spec.tree["runtime"]["strategy"] != "default":
+        raise spec.error(path, "give runtime.distribution or runtime.strategy, not both.")
+    import os
+
+    if "KERAS_DISTRIBUTION_JOB_ADDRESSES" in os.environ and not _DISTRIBUTION.get("initialized"):
+        import jax
+
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU devices talk across processes too
+        keras.distribution.initialize()
+        _DISTRIBUTION["initialized"] = True
+    arguments = section["DataParallel"]
+    available = keras.distribution.list_devices()
+    devices = arguments.get("devices")
+    if isinstance(devices, int):
+        if devices > len(available):
+            raise spec.error(path + ("DataParallel", "devices"), f"{devices} devices asked for, {len(available)} present "
+                             f"({', '.join(available)}).")
+        devices = available[:devices]
+    elif devices is not None:
+        missing = [d for d in devices if d not in available]
+        if missing:
+            raise spec.error(path + ("DataParallel", "devices"), f"no device {missing[0]!r}; the devices are "
+                             f"{', '.join(available)}.", closest(missing[0], available))
+    # Several processes: each feeds its own share of every batch (Data.split_over), so Keras must not shard again.
+    distribution = keras.distribution.DataParallel(devices=devices or available,
+                                                   auto_shard_dataset="KERAS_DISTRIBUTION_JOB_ADDRESSES" not in os.environ)
+    batch_size = (spec.tree.get("data") or {}).get("batch_size")
+    count = distribution.device_mesh.devices.size
+    if batch_size and batch_size % count:
+        raise spec.error(("data", "batch_size"), f"DataParallel splits each batch over {count} devices: give a "
+                         f"batch_size that {count} divides (not {batch_size}).")
+    keras.distribution.set_distribution(distribution)
+    _DISTRIBUTION["set"] = distribution
+    return distribution
 
 
 def distribution_strategy(spec: Spec) -> Any:
@@ -162,8 +223,13 @@ def build_plan(spec: Spec, hp: Any = None, *, log_dir: Path | None = None, data_
 def _build_plan(spec: Spec, hp: Any, log_dir: Path | None, data_cache: dict | None) -> RunPlan:
     spec = spec.resolved(hp)
     strategy = distribution_strategy(spec)
+    distribution = apply_distribution(spec)
     apply_runtime(spec)
     data = _data(spec, data_cache)
+    if distribution is not None:
+        import jax
+
+        data = data.split_over(distribution.device_mesh.devices.size, (jax.process_index(), jax.process_count()))
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         # variables, optimizer slots and metrics mirrored across replicas under a strategy
         model = build_model(spec, data.info)

@@ -32,7 +32,7 @@ import numpy as np
 from zoo.builders.data import Data
 from zoo.builders.errors import RunError
 from zoo.builders.files import atomic_path, write_json, write_text
-from zoo.builders.history import CallbackState, EpochLine, HistoryFile, read_history
+from zoo.builders.history import CallbackState, EpochLine, HistoryFile, read_history, tensorboard
 from zoo.builders.inference import COMPLETE_MARKER, load_model
 from zoo.builders.plots import plot_curves
 from zoo.builders.plan import RunPlan, build_plan
@@ -69,7 +69,7 @@ def _callbacks(plan: RunPlan, run_dir: Path, quiet: bool, backup: AtomicBackupAn
                    CallbackState(plan.callbacks, run_dir / "backup"), backup]
     # History and callback state are written before the backup, so no finished epoch is missing from them.
     if output["tensorboard"]:
-        extra.append(keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False, profile_batch=0))
+        extra.extend(tensorboard(run_dir / "logs"))
     if quiet:
         extra.append(EpochLine(plan.epochs))
     return extra

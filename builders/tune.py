@@ -36,6 +36,7 @@ from zoo.builders.distributed import WorkerLeases, distributed, is_chief
 from zoo.builders.errors import RunError, SpecError, closest
 from zoo.builders.files import write_json, write_text
 from zoo.builders.hypermodel import SpecHyperModel, build_hypermodel
+from zoo.builders.history import tensorboard
 from zoo.builders.plan import build_plan, distribution_strategy, logged_names, validate
 from zoo.builders.plots import plot_search
 from zoo.builders.resolve import check_arguments, split_component
@@ -339,6 +340,8 @@ def tune(
         raise spec.error(("tune",), "the spec has no {hp: ...} markers, so there is nothing to search.")
     hypermodel = build_hypermodel(spec, verbose=verbose)
     validate(spec, data_cache=hypermodel._data)
+    if distributed():
+        _keras_tuner.quiet_conditions()
     directory = search_directory(spec)
     owned = _claim_search(directory, spec, resume, overwrite) if is_chief() else None
     policy = keras.mixed_precision.dtype_policy()
@@ -379,12 +382,13 @@ def tune(
         raise RunError(f"no trial finished ({len(failures)} failed); the last failure: {last}. "
                        f"Every trial is in {directory}/results.csv.")
     report(results_table(summary, spec.resolved().tree["tune"]["top"]))
-    report(f"written: {directory}/results.csv, results.json, best.yaml, search.png, tensorboard/")
+    report(f"written: {directory}/results.csv, results.json, best.yaml, search.png"
+           + (", tensorboard/" if (directory / "tensorboard").is_dir() else ""))
     return summary
 
 
 def _search_callbacks(directory: Path) -> list:
-    return [keras.callbacks.TensorBoard(str(directory / "tensorboard"), write_graph=False, profile_batch=0)]
+    return tensorboard(directory / "tensorboard")
 
 
 def _claim_search(directory: Path, spec: Spec, resume: bool, overwrite: bool) -> OwnedDirectory:

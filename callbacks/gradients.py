@@ -17,6 +17,7 @@ import numpy as np
 
 from zoo.callbacks.base import ConfigurableCallback
 from zoo import _checks
+from zoo.batches import first_batch
 
 __all__ = ["GradientMonitor", "layer_gradient_norms", "probe_batch", "weighted_layers"]
 
@@ -33,7 +34,7 @@ def probe_batch(data: Any, size: int | None = None) -> tuple[Any, Any]:
     if isinstance(data, (tuple, list)) and len(data) >= 2:
         x, y = data[0], data[1]
     else:
-        x, y = next(iter(data))[:2]
+        x, y = first_batch(data)[:2]
     x, y = np.asarray(x), np.asarray(y)
     return (x[:size], y[:size]) if size else (x, y)
 

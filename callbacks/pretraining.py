@@ -26,6 +26,7 @@ from typing import Any, Sequence
 
 import keras
 
+from zoo.batches import map_batches
 from zoo.callbacks.chain import Chain, chain_of, set_trainable
 
 __all__ = ["greedy_layerwise_pretrain", "MODES"]
@@ -84,7 +85,7 @@ def _inputs_only(data: Any) -> Any:
         return None
     if isinstance(data, (tuple, list)):
         return data[0]
-    return data.map(lambda x, *rest: x)
+    return map_batches(data, lambda x, *rest: x)
 
 
 def _fit(model: keras.Model, data: Any, validation: Any, epochs: int, batch_size: int | None, verbose: int) -> dict:
@@ -121,7 +122,7 @@ def greedy_layerwise_pretrain(
     Args:
         model: a compiled single-input, single-output model whose layers form a chain
             (a spec's `layers`, Sequential, or a functional stack); its last block is the output.
-        train: a `tf.data.Dataset` of `(x, y)` batches or an `(x, y)` pair of arrays.
+        train: a `tf.data.Dataset` or a `keras.utils.PyDataset` of `(x, y)` batches, or an `(x, y)` pair of arrays.
         mode: "supervised" or "unsupervised" (stacked autoencoders).
         epochs_per_layer: epochs of each phase: one number, or one per hidden layer.
         head_epochs: unsupervised mode, epochs of the output layer on the frozen stack

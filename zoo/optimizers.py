@@ -246,7 +246,7 @@ class Backstitch(LayerwiseClipping, keras.optimizers.Optimizer):
     the backward step (+α·lr·g), on odd iterations the forward step
     (−(1 + α)·lr·g). The input must therefore present each minibatch twice in
     a row, so that the odd step's gradient is ∇L_B at θ', on the same B:
-    `backstitch_batches(dataset)` does that for a tf.data pipeline, and
+    `backstitch_batches(dataset)` does that for a PyDataset or a tf.data pipeline, and
     `zoo train` applies it by itself when a spec names Backstitch. With it,
     one epoch is twice as many optimizer iterations (a schedule counts both),
     and the epoch's training metrics average both passes.
@@ -279,14 +279,10 @@ class Backstitch(LayerwiseClipping, keras.optimizers.Optimizer):
 
 
 def backstitch_batches(dataset):
-    """A batched tf.data dataset with every batch repeated twice in a row, for `Backstitch`."""
-    import tensorflow as tf
+    """Batches (a `keras.utils.PyDataset` or a batched tf.data dataset) with each one twice in a row, for `Backstitch`."""
+    from zoo.batches import repeat_each
 
-    doubled = dataset.flat_map(lambda *batch: tf.data.Dataset.from_tensors(batch if len(batch) > 1 else batch[0]).repeat(2))
-    batches = int(dataset.cardinality())
-    if batches >= 0:  # known: keep it known, so Keras counts the epoch's steps right
-        doubled = doubled.apply(tf.data.experimental.assert_cardinality(2 * batches))
-    return doubled
+    return repeat_each(dataset, 2)
 
 
 @register
