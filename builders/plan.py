@@ -24,7 +24,7 @@ from typing import Any, Iterator
 import keras
 import numpy as np
 
-from zoo.batches import start_at
+from zoo.batches import EpochOfBatches
 from zoo.builders.data import Data, load_data
 from zoo.builders.errors import SpecError, closest
 from zoo.builders.model import build_model, reconstructs
@@ -91,12 +91,11 @@ class RunPlan:
         epochs = kwargs.pop("epochs", None) or self.epochs
         # An ArrayBatches shuffles by epoch number: a trial, a resumed run or a Hyperband promotion that starts
         # at epoch k sees epoch k's batches, whatever fits the same data saw before (a search shares it).
-        start_at(self.data.train, kwargs.get("initial_epoch", 0))
         return self.model.fit(
             self.data.train,
             validation_data=self.data.validation,
             epochs=epochs,
-            callbacks=[*(self.callbacks if spec_callbacks else ()), *callbacks],
+            callbacks=[EpochOfBatches(self.data.train), *(self.callbacks if spec_callbacks else ()), *callbacks],
             class_weight=self.class_weight,
             shuffle=False,  # the pipeline shuffles
             verbose=verbose,

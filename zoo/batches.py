@@ -25,7 +25,8 @@ from typing import Any, Callable
 import keras
 import numpy as np
 
-__all__ = ["ArrayBatches", "MappedBatches", "map_batches", "repeat_each", "num_batches", "first_batch", "start_at"]
+__all__ = ["ArrayBatches", "MappedBatches", "EpochOfBatches", "map_batches", "repeat_each", "num_batches", "first_batch",
+           "start_at"]
 
 
 class ArrayBatches(keras.utils.PyDataset):
@@ -129,6 +130,21 @@ class MappedBatches(keras.utils.PyDataset):
 
     def start_at(self, epoch: int) -> None:
         start_at(self.inner, epoch)
+
+
+class EpochOfBatches(keras.callbacks.Callback):
+    """Tells a feed which epoch `fit` is starting, so its shuffle follows Keras's epoch number.
+
+    Counting `on_epoch_begin` calls alone is not enough: Keras may peek at a PyDataset before the
+    first epoch (to build the model), and does so in a fresh run but not in a resumed one.
+    """
+
+    def __init__(self, feed: Any) -> None:
+        super().__init__()
+        self.feed = feed
+
+    def on_epoch_begin(self, epoch, logs=None):
+        start_at(self.feed, epoch)
 
 
 def _is_py_dataset(feed: Any) -> bool:
