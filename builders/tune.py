@@ -339,7 +339,11 @@ def tune(
     if not spec.markers:
         raise spec.error(("tune",), "the spec has no {hp: ...} markers, so there is nothing to search.")
     hypermodel = build_hypermodel(spec, verbose=verbose)
-    validate(spec, data_cache=hypermodel._data)
+    if is_chief():
+        validate(spec, data_cache=hypermodel._data)
+    else:  # the chief validates the whole space; a worker checks that it can build the plan here (its data, its files)
+        build_plan(spec, data_cache=hypermodel._data)
+        keras.backend.clear_session()
     if distributed():
         _keras_tuner.quiet_conditions()
     directory = search_directory(spec)

@@ -175,7 +175,7 @@ def report(env: dict, rates: list[dict], searches: list[dict], trained: dict, ti
         lines += ["*A dry run (`--tiny`): sizes too small for the figures to mean anything.*", ""]
     lines += [f"- backend {env['backend']}, Keras {env['keras']}, "
               + (f"JAX {env['jax']}, " if "jax" in env else "") + f"TensorFlow {env['tensorflow']}, Python {env['python']}",
-              f"- devices: {', '.join(env['devices'])}", f"- written {time.strftime('%Y-%m-%d %H:%M')} by `python scripts/gpu_check.py"
+              f"- devices: {', '.join(env['devices'])}; {os.cpu_count()} CPU cores", f"- written {time.strftime('%Y-%m-%d %H:%M')} by `python scripts/gpu_check.py"
               + (" --tiny" if tiny else "") + f" --workers {searches[-1]['workers']}`", "",
               "## Spec-built vs hand-written 784-256-256-10 MLP (same batches, same compile settings)", "",
               "| batch | steps/execution | spec-built samples/s | hand-written samples/s | ratio | spec-built TFLOP/s | of peak |",

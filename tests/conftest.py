@@ -43,6 +43,18 @@ def digits_spec_text() -> str:
     return DIGITS_SPEC
 
 
+def call_zoo(capsys, *arguments: str):
+    """`zoo ARGUMENTS` in this process (no interpreter start-up): what it returns and prints, as run_zoo gives it.
+    A traceback is an exception here, so the test fails on it."""
+    import subprocess
+
+    from zoo.builders.cli import main
+
+    code = main(list(arguments))
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(arguments, code, captured.out, captured.err)
+
+
 def run_zoo(*arguments: str, cwd: Path | None = None, timeout: float = 300):
     """Run the installed `zoo` command in a fresh process."""
     import subprocess

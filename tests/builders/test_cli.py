@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.conftest import DIGITS_SPEC, ROOT, run_zoo
+from tests.conftest import DIGITS_SPEC, ROOT, call_zoo, run_zoo
 
 
 def test_help_is_quick_and_imports_no_tensorflow():
@@ -19,12 +19,13 @@ def test_help_is_quick_and_imports_no_tensorflow():
     assert "train" in done.stdout and done.stdout.strip().endswith("False False")
 
 
-def test_validate_ok_and_warnings(tmp_path):
-    good = run_zoo("validate", "specs/digits_mlp.yaml")
+def test_validate_ok_and_warnings(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    good = call_zoo(capsys, "validate", "specs/digits_mlp.yaml")
     assert good.returncode == 0 and "specs/digits_mlp.yaml: ok" in good.stdout, good.stderr
     risky = tmp_path / "selu.yaml"
     risky.write_text(DIGITS_SPEC.replace("activation: relu", "activation: selu"))
-    warned = run_zoo("validate", str(risky))
+    warned = call_zoo(capsys, "validate", str(risky))
     assert warned.returncode == 0 and "warning: selu" in warned.stdout
 
 
@@ -36,11 +37,12 @@ def test_validate_ok_and_warnings(tmp_path):
     ("just a string", "validate"),
     ("\x00\x01", "validate"),
 ])
-def test_broken_spec_gives_one_line_error_and_no_traceback(tmp_path, text, command):
+def test_broken_spec_gives_one_line_error_and_no_traceback(tmp_path, capsys, text, command):
     file = tmp_path / "bad.yaml"
     file.write_text(text)
     for command in ([command, str(file)],):
-        done = run_zoo(*command)
+        # one case in a fresh process, the others in this one (the same main(), without 8 s of start-up each)
+        done = run_zoo(*command) if text == "just a string" else call_zoo(capsys, *command)
         assert done.returncode == 2, (command, done.stdout, done.stderr[-1500:])
         assert "Traceback" not in done.stderr and f"{file}:" in done.stderr, done.stderr[-1500:]
 
@@ -57,7 +59,7 @@ def test_schema_is_json_schema():
     assert schema["title"] == "keras-zoo spec" and "hp_marker" in schema["$defs"]
 
 
-def test_train_evaluate_predict_from_the_command_line(tmp_path):
+def test_train_evaluate_predict_from_the_command_line(tmp_path, capsys):
     import numpy as np
     from sklearn.datasets import load_digits
 
@@ -66,9 +68,9 @@ def test_train_evaluate_predict_from_the_command_line(tmp_path):
     trained = run_zoo("train", str(spec), "train.epochs=1", "--run-dir", str(tmp_path / "run"), "--quiet")
     assert trained.returncode == 0, trained.stderr[-1500:]
     assert "validation accuracy" in trained.stdout and "test accuracy" in trained.stdout
-    evaluated = run_zoo("evaluate", str(tmp_path / "run"))
+    evaluated = call_zoo(capsys, "evaluate", str(tmp_path / "run"))  # the train above ran in a fresh process
     assert evaluated.returncode == 0 and "accuracy" in evaluated.stdout
     np.savez(tmp_path / "rows.npz", x=load_digits().data[:4])
-    predicted = run_zoo("predict", str(tmp_path / "run"), str(tmp_path / "rows.npz"))
+    predicted = call_zoo(capsys, "predict", str(tmp_path / "run"), str(tmp_path / "rows.npz"))
     lines = predicted.stdout.strip().splitlines()
     assert predicted.returncode == 0 and lines[0].startswith("class,name,p0") and len(lines) == 5

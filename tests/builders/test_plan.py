@@ -10,7 +10,7 @@ import keras
 import keras_tuner
 import pytest
 
-from tests.conftest import DIGITS_SPEC, ROOT, run_zoo
+from tests.conftest import DIGITS_SPEC, ROOT, call_zoo
 from zoo.builders.errors import SpecError
 from zoo.builders.plan import build_plan, validate
 from zoo.builders.spec import load_spec
@@ -119,12 +119,13 @@ def test_validate_writes_nothing(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_refused_train_or_tune_creates_no_directory(tmp_path):
+def test_a_refused_train_or_tune_creates_no_directory(tmp_path, monkeypatch, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text(DIGITS_SPEC.replace("units: 10, activation: softmax", "units: 3, activation: softmax")
                    .replace("  epochs: 2", "  epochs: 2\ntune: {max_trials: 2}").replace("units: 32", "units: {hp: Int, min_value: 8, max_value: 32}"))
+    monkeypatch.chdir(tmp_path)
     for command in ("train", "tune"):
-        done = run_zoo(command, str(bad), cwd=tmp_path)
+        done = call_zoo(capsys, command, str(bad))
         assert done.returncode == 2 and "10 classes" in done.stderr and "Traceback" not in done.stderr, done.stderr[-1500:]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
 

@@ -13,7 +13,7 @@ from zoo.builders.errors import SpecError
 from zoo.builders.spec import load_spec
 from zoo.builders.history import read_history
 from zoo.builders.train import train
-from tests.conftest import DIGITS_SPEC, ROOT, run_zoo
+from tests.conftest import DIGITS_SPEC, ROOT, call_zoo, run_zoo
 
 PRETRAIN_SPEC = ROOT / "specs" / "deep_sigmoid_pretrain.yaml"
 
@@ -144,10 +144,10 @@ def test_callbacks_named_in_a_spec_get_a_probe_and_write_their_records(tmp_path)
     assert result.metrics["epochs_run"] == 2
 
 
-def test_zoo_doctor_prints_a_report_and_writes_json_and_plots(tmp_path):
+def test_zoo_doctor_prints_a_report_and_writes_json_and_plots(tmp_path, capsys):
     spec = tmp_path / "deep.yaml"
     spec.write_text(PRETRAIN_SPEC.read_text())
-    completed = run_zoo("doctor", str(spec), "pretrain=null", "--epochs", "1", "--run-dir", str(tmp_path / "doctor"))
+    completed = call_zoo(capsys, "doctor", str(spec), "pretrain=null", "--epochs", "1", "--run-dir", str(tmp_path / "doctor"))
     assert completed.returncode == 0, completed.stderr
     out = completed.stdout
     assert "[  ok] initial loss" in out
@@ -161,14 +161,14 @@ def test_zoo_doctor_prints_a_report_and_writes_json_and_plots(tmp_path):
         assert (tmp_path / "doctor" / name).stat().st_size > 100
 
 
-def test_zoo_lr_find_suggests_a_rate_and_plots_the_curve(tmp_path):
-    completed = run_zoo("lr-find", str(ROOT / "specs" / "digits_mlp.yaml"), "--steps", "60", "--run-dir", str(tmp_path / "lr"))
+def test_zoo_lr_find_suggests_a_rate_and_plots_the_curve(tmp_path, capsys):
+    completed = call_zoo(capsys, "lr-find", str(ROOT / "specs" / "digits_mlp.yaml"), "--steps", "60", "--run-dir", str(tmp_path / "lr"))
     assert completed.returncode == 0, completed.stderr
     assert "suggested learning rate:" in completed.stdout
     result = json.loads((tmp_path / "lr" / "lr_find.json").read_text())
     assert 1e-5 < result["suggestion"] < 1.0
     assert (tmp_path / "lr" / "lr_find.png").stat().st_size > 1000
-    bad = run_zoo("lr-find", str(ROOT / "specs" / "digits_mlp.yaml"), "--min-lr", "1", "--max-lr", "0.1")
+    bad = call_zoo(capsys, "lr-find", str(ROOT / "specs" / "digits_mlp.yaml"), "--min-lr", "1", "--max-lr", "0.1")
     assert bad.returncode == 2 and "must be above" in bad.stderr
 
 

@@ -139,7 +139,7 @@ _VALUES = st.one_of(
 _ALL_PATHS = [p for p in _paths(_VALID) if p]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.sampled_from(_ALL_PATHS), _VALUES, st.sampled_from(["set", "delete", "rename"])), min_size=1, max_size=3))
 def test_mutated_specs_raise_only_spec_errors(mutations):
     tree = copy.deepcopy(_VALID)

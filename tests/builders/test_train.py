@@ -136,7 +136,10 @@ def test_ctrl_c_leaves_a_run_that_resumes_with_its_callback_counters(tmp_path):
     run_dir = tmp_path / "run"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen([sys.executable, "-m", "zoo.builders.cli", "train", str(spec_file), "--run-dir", str(run_dir), "--quiet"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=tmp_path, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=tmp_path, text=True,
+                               # as from a terminal: a test runner started in the background ignores SIGINT, and a
+                               # child inherits that, so Python would install no KeyboardInterrupt handler
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and len(read_history(run_dir / "history.csv")) < 2:
         assert process.poll() is None, process.stdout.read()[-2000:]

@@ -346,6 +346,7 @@ def _each_trial_completed_once(directory: Path, count: int) -> dict[str, dict]:
     return trials
 
 
+@pytest.mark.slow
 def test_chief_and_two_workers_on_loopback_do_every_trial_once_and_survive_a_killed_worker(tmp_path):
     text = _spec(tmp_path).replace("max_trials: 3", "max_trials: 8").replace("epochs: 2", "epochs: 4")
     with _search_on_loopback(tmp_path, text) as (directory, chief, workers, start):
@@ -364,6 +365,7 @@ def test_chief_and_two_workers_on_loopback_do_every_trial_once_and_survive_a_kil
     assert "best 5 of 8 trials" in chief_output and (directory / "best.yaml").exists()
 
 
+@pytest.mark.slow  # chief and workers on loopback are in the default run: test_backends.py (--workers)
 def test_with_a_worker_timeout_a_killed_workers_trial_is_handed_on_and_the_search_ends_without_it(tmp_path):
     text = _spec(tmp_path).replace("max_trials: 3", "max_trials: 6\n  worker_timeout: 15").replace("epochs: 2", "epochs: 3")
     with _search_on_loopback(tmp_path, text) as (directory, chief, workers, start):

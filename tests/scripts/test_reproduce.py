@@ -7,9 +7,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 
+@pytest.mark.slow  # about 3 minutes on 2 cores: run with pytest -m slow
 def test_every_reproduction_runs_at_a_tiny_size_and_writes_its_report(tmp_path):
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
