@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -89,8 +90,8 @@ class RunPlan:
         that drives the learning rate itself) plus `callbacks`; `kwargs` (a tuner's `epochs`,
         `initial_epoch`) go to Keras."""
         epochs = kwargs.pop("epochs", None) or self.epochs
-        # An ArrayBatches shuffles by epoch number: a trial, a resumed run or a Hyperband promotion that starts
-        # at epoch k sees epoch k's batches, whatever fits the same data saw before (a search shares it).
+        # EpochOfBatches tells an ArrayBatches the epoch Keras starts: a trial, a resumed run or a Hyperband
+        # promotion at epoch k sees epoch k's batches, whatever fits the same data saw before (a search shares it).
         return self.model.fit(
             self.data.train,
             validation_data=self.data.validation,
@@ -140,8 +141,6 @@ def apply_distribution(spec: Spec) -> Any:
                          f"{keras.backend.backend()}; on TensorFlow use runtime.strategy: mirrored for this machine's GPUs.")
     if spec.tree["runtime"]["strategy"] != "default":
         raise spec.error(path, "give runtime.distribution or runtime.strategy, not both.")
-    import os
-
     if "KERAS_DISTRIBUTION_JOB_ADDRESSES" in os.environ and not _DISTRIBUTION.get("initialized"):
         import jax
 

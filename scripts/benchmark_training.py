@@ -42,13 +42,14 @@ train: {{optimizer: adam, loss: sparse_categorical_crossentropy, metrics: [accur
 """
 
 
-def hand_written() -> keras.Model:
+def hand_written(steps_per_execution: int = 1) -> keras.Model:
     inputs = keras.Input((784,), name="inputs")
     x = keras.layers.Dense(256, activation="relu", kernel_initializer="he_normal")(inputs)
     x = keras.layers.Dense(256, activation="relu", kernel_initializer="he_normal")(x)
     outputs = keras.layers.Dense(10, activation="softmax", kernel_initializer="he_normal")(x)
     model = keras.Model(inputs, outputs)
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  steps_per_execution=steps_per_execution)
     return model
 
 

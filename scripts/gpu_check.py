@@ -89,18 +89,6 @@ def peak(kind: str | None) -> tuple | None:
     return None
 
 
-def hand_written(steps: int):
-    import keras
-
-    inputs = keras.Input((784,), name="inputs")
-    x = keras.layers.Dense(256, activation="relu", kernel_initializer="he_normal")(inputs)
-    x = keras.layers.Dense(256, activation="relu", kernel_initializer="he_normal")(x)
-    outputs = keras.layers.Dense(10, activation="softmax", kernel_initializer="he_normal")(x)
-    model = keras.Model(inputs, outputs)
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"], steps_per_execution=steps)
-    return model
-
-
 def throughput(directory: Path, rows: int, batch: int, steps: int, repeats: int) -> dict:
     """Samples/s of the spec-built and the hand-written MLP on the same batches, epochs interleaved; best of `repeats`."""
     import keras
@@ -108,6 +96,9 @@ def throughput(directory: Path, rows: int, batch: int, steps: int, repeats: int)
 
     from zoo.builders.plan import build_plan
     from zoo.builders.spec import load_spec
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from benchmark_training import hand_written  # the same hand-written MLP as the CPU benchmark
 
     npz = directory / f"mlp_{rows}.npz"
     if not npz.exists():
@@ -138,7 +129,7 @@ def search(directory: Path, workers: int, tiny: bool) -> dict:
     shutil.rmtree(folder, ignore_errors=True)
     overrides = [f"tune.directory={folder}", "tune.project_name=mnist1d"]
     if tiny:
-        overrides += ["data.source.mnist1d.num_samples=600", "tune.tuner=RandomSearch", "tune.max_trials=2", "train.epochs=1"]
+        overrides += ["data.source.mnist1d.num_samples=300", "tune.tuner=RandomSearch", "tune.max_trials=2", "train.epochs=1"]
     command = [sys.executable, "-m", "zoo.builders.cli", "tune", str(ROOT / "specs" / "mnist1d_tune.yaml"), *overrides,
                "--workers", str(workers)]
     started = time.perf_counter()
@@ -157,7 +148,7 @@ def search(directory: Path, workers: int, tiny: bool) -> dict:
 def cnn(directory: Path, tiny: bool) -> dict:
     from zoo.builders.train import train
 
-    overrides = ["output.tensorboard=false", "output.plots=false"] + (["train.epochs=1", "data.source.mnist1d.num_samples=600"] if tiny else [])
+    overrides = ["output.tensorboard=false", "output.plots=false"] + (["train.epochs=1", "data.source.mnist1d.num_samples=300"] if tiny else [])
     started = time.perf_counter()
     result = train(str(ROOT / "specs" / "mnist1d_cnn.yaml"), overrides, run_dir=directory / "cnn", quiet=True)
     return {"epochs": result.epochs_run, "wall_s": time.perf_counter() - started,
@@ -210,7 +201,7 @@ def main(argv=None) -> int:
     arguments = parser.parse_args(argv)
     env = environment()
     print(f"backend {env['backend']}; devices {', '.join(env['devices'])}; device kind {env['device_kind']}", flush=True)
-    rows, repeats = (2048, 1) if arguments.tiny else (262_144, 5)
+    rows, repeats = (1024, 1) if arguments.tiny else (262_144, 5)
     big = min(arguments.big_batch, 512) if arguments.tiny else arguments.big_batch
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as scratch:
         directory = Path(scratch)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import keras
 import numpy as np
 import pytest
 
+from tests.builders.test_tune import _free_port, _trials
 from tests.conftest import DIGITS_SPEC, ROOT
 from zoo.batches import ArrayBatches, first_batch, map_batches, num_batches, repeat_each
 from zoo.builders.errors import SpecError
@@ -230,12 +230,6 @@ def test_data_parallel_is_refused_on_tensorflow_with_what_to_use():
         build_plan(load_spec(DIGITS_SPEC + "runtime: {distribution: {DataParallel: {}}}\n"))
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_data_parallel_over_two_processes_on_loopback_trains_like_one_process_with_two_devices(tmp_path):
     """keras.distribution.initialize over 127.0.0.1 (JAX's gloo collectives on CPU): each process feeds its share."""
     spec = tmp_path / "spec.yaml"
@@ -283,16 +277,6 @@ def _zoo_tune(tmp_path: Path, *arguments: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "zoo.builders.cli", "tune", "spec.yaml", *arguments],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path, start_new_session=True,
                             env={**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)})
-
-
-def _trials(directory: Path) -> dict[str, dict]:
-    found = {}
-    for path in sorted(directory.glob("trial_*/trial.json")):
-        try:
-            found[path.parent.name] = json.loads(path.read_text())
-        except json.JSONDecodeError:  # being written
-            pass
-    return found
 
 
 def _children(pid: int) -> list[int]:
@@ -357,25 +341,19 @@ def test_two_workers_run_every_trial_once_survive_ctrl_c_and_find_the_single_wor
 
 # -- the second pass under JAX ---------------------------------------------------------------------------------------
 
+# What the no-TensorFlow test above does not already run on JAX (train, evaluate, predict, doctor, lr-find and a
+# RandomSearch are there): the run directory, a full-length training, Hyperband with its promotions, exact resume.
 JAX_PASS = [
     "tests/builders/test_train.py::test_run_directory_contents",
-    "tests/builders/test_train.py::test_evaluate_and_predict_a_finished_run",
-    "tests/builders/test_train.py::test_deterministic_runs_give_identical_histories",
-    "tests/builders/test_train.py::test_killed_run_resumes_from_its_last_finished_epoch",
     "tests/builders/test_train.py::test_quickstart_spec_reaches_95_percent",
-    "tests/builders/test_tune.py::test_every_tuner_runs_end_to_end_from_a_spec[{RandomSearch: {}}-3]",
     "tests/builders/test_tune.py::test_every_tuner_runs_end_to_end_from_a_spec[{Hyperband: {max_epochs: 3, factor: 3}}-None]",
     "tests/builders/test_tune.py::test_hyperband_promoted_trials_carry_on_with_their_optimizer_state",
-    "tests/builders/test_tune.py::test_best_yaml_retrains_to_the_recorded_score",
-    "tests/builders/test_procedures.py::test_zoo_doctor_prints_a_report_and_writes_json_and_plots",
-    "tests/builders/test_procedures.py::test_zoo_lr_find_suggests_a_rate_and_plots_the_curve",
     "tests/builders/test_nothing_lost.py::test_a_deterministic_run_interrupted_and_resumed_has_the_uninterrupted_history",
 ]
 
 
 def test_the_train_tune_and_doctor_tests_pass_under_the_jax_backend():
-    """Runs are backend-neutral: training (resume after SIGKILL, exact resume included), every tuner,
-    Hyperband's promotions, doctor and lr-find run again with KERAS_BACKEND=jax."""
+    """Runs are backend-neutral: these train and tune tests run again with KERAS_BACKEND=jax."""
     env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", *JAX_PASS],
                             capture_output=True, text=True, cwd=ROOT, env=env, timeout=1200)
