@@ -362,6 +362,7 @@ def test_the_train_tune_and_doctor_tests_pass_under_the_jax_backend():
     assert " passed" in last and "failed" not in last and "skipped" not in last, last
 
 
+@pytest.mark.slow  # about 2 minutes on 2 cores (five interpreters start); the suite's 15 minutes had no room left
 def test_the_gpu_check_script_dry_runs_on_a_cpu_without_tensorflow(tmp_path):
     """scripts/gpu_check.py --tiny: every section runs and the report says there was no GPU."""
     report = tmp_path / "GPU.md"
