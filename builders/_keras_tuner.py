@@ -25,7 +25,7 @@ from typing import Any
 import keras_tuner
 from keras_tuner.src.engine import conditions
 
-__all__ = ["with_time_budget", "requeue", "hyperband_rounds", "quiet_conditions", "INTERNALS"]
+__all__ = ["with_time_budget", "with_trial_lines", "requeue", "hyperband_rounds", "quiet_conditions", "INTERNALS"]
 
 # (class, attribute) pairs this module relies on; the internals test checks each exists.
 INTERNALS = (
@@ -70,6 +70,26 @@ def with_time_budget(tuner_class: type, seconds: float | None) -> type:
 
     Budgeted.__name__ = Budgeted.__qualname__ = tuner_class.__name__
     return Budgeted
+
+
+def with_trial_lines(tuner_class: type, report) -> type:
+    """`tuner_class`, with a subclass that calls `report(trial, seconds, objective, epochs)` when each trial
+    ends (KerasTuner's `on_trial_end` runs for failed trials too), with the trial as the oracle holds it then
+    and the epochs its last execution ran (the hypermodel's `epochs_run`, when it keeps one)."""
+
+    class Reporting(tuner_class):
+        def on_trial_begin(self, trial):
+            self._zoo_trial_started = time.perf_counter()
+            self.hypermodel.epochs_run = None
+            super().on_trial_begin(trial)
+
+        def on_trial_end(self, trial):
+            super().on_trial_end(trial)
+            report(self.oracle.get_trial(trial.trial_id), time.perf_counter() - self._zoo_trial_started,
+                   self.oracle.objective, getattr(self.hypermodel, "epochs_run", None))
+
+    Reporting.__name__ = Reporting.__qualname__ = tuner_class.__name__
+    return Reporting
 
 
 def requeue(oracle: keras_tuner.Oracle, trial_id: str) -> None:

@@ -3,43 +3,71 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import re
 import sys
+import threading
 from typing import Sequence
 
-EXIT_SPEC_ERROR = 2
+EXIT_OK, EXIT_ERROR, EXIT_SPEC_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+EXIT_CODES = f"""exit codes:
+  {EXIT_OK}    done
+  {EXIT_ERROR}    a run error: a directory in use or not ours, damaged files, no trial finished
+  {EXIT_SPEC_ERROR}    a spec error or bad arguments (the message names the file, line and key)
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C); zoo train --resume / zoo tune --resume continue"""
+
+# Commands that only read the catalogue or a spec: with no data to open they build on Keras's NumPy
+# backend, so they never import TensorFlow (35-50 s on a loaded 2-core machine) when the user has not
+# chosen a backend.
+_LIGHT_COMMANDS = ("list", "schema", "show", "validate")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zoo",
         description="Train, inspect and validate Keras models described by YAML specs.",
-        epilog="Overrides are dotted paths with YAML values: zoo train specs/digits_mlp.yaml train.epochs=5",
+        epilog="Overrides are dotted paths with YAML values, given after the spec to every command: "
+               "zoo train specs/digits_mlp.yaml train.epochs=5\n\n" + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s (keras-zoo) {_version()}")
+    # Every command: -v shows TensorFlow's native startup logs, which are filtered out otherwise.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", type=int, nargs="?", const=1, default=0, metavar="N",
+                        help="show TensorFlow's startup logs; for tune, also Keras's fit verbosity N inside trials")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    train = commands.add_parser("train", help="train a spec and write a run directory")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, parents=[common], epilog=EXIT_CODES,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    train = command("train", "train a spec and write a run directory")
     train.add_argument("spec", nargs="?", help="the spec file")
     train.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.epochs=5")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last finished epoch")
     train.add_argument("--run-dir", metavar="DIR", help="write here instead of runs/<name>/<timestamp>/")
-    train.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
+    train.add_argument("--quiet", action="store_true", help="one line per epoch (Keras's verbose=2, what a "
+                       "standard output that is not a terminal gets anyway) instead of a progress bar")
 
-    validate = commands.add_parser("validate", help="check specs and warn about known pitfalls")
-    validate.add_argument("files", nargs="+", metavar="FILE")
-    validate.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+    validate = command("validate", "the run plan's dry run: check specs, build what train and tune would build, "
+                       "warn about known pitfalls; nothing is written")
+    validate.add_argument("files", nargs="+", metavar="FILE [PATH=VALUE ...]",
+                          help="spec files, then dotted overrides applied to each")
+    validate.add_argument("--set", dest="set_overrides", action="append", default=[], help=argparse.SUPPRESS)
 
-    show = commands.add_parser("show", help="a spec: the resolved spec and model summary; a zoo name: its documentation")
+    show = command("show", "a spec: the resolved spec and model summary; a zoo name: its documentation")
     show.add_argument("spec", metavar="SPEC|NAME")
     show.add_argument("overrides", nargs="*")
 
-    listing = commands.add_parser("list", help="the zoo's architectures, layers, activations, optimizers and schedules")
+    listing = command("list", "the zoo's architectures, layers, activations, optimizers and schedules")
     listing.add_argument("kind", nargs="?", choices=list(_KINDS), help="only this kind")
 
-    commands.add_parser("schema", help="print the spec language as JSON Schema (for editors)")
+    command("schema", "print the spec language as JSON Schema (for editors)")
 
-    tune = commands.add_parser("tune", help="search the spec's {hp: ...} markers with KerasTuner (the tune section)")
+    tune = command("tune", "search the spec's {hp: ...} markers with KerasTuner (the tune section)")
     tune.add_argument("spec")
     tune.add_argument("overrides", nargs="*")
     tune.add_argument("--resume", action="store_true", help="continue the search in its directory; finished trials are kept")
@@ -50,10 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument("--oracle", metavar="HOST:PORT", help="the chief's address (distributed mode)")
     tune.add_argument("--tuner-id", metavar="ID", help="this worker's id (default worker<pid>); a restarted worker "
                       "with the same id picks up its unfinished trial")
-    tune.add_argument("--verbose", type=int, default=0, help="Keras's fit verbosity inside trials (default 0)")
 
-    doctor = commands.add_parser("doctor", help="the babysitting checks on a spec's model: initial loss, overfit a batch, "
-                                 "gradients, activations, bias/variance")
+    doctor = command("doctor", "the babysitting checks on a spec's model: initial loss, overfit a batch, "
+                     "gradients, activations, bias/variance")
     doctor.add_argument("spec")
     doctor.add_argument("overrides", nargs="*")
     doctor.add_argument("--epochs", type=int, default=3, help="epochs of training before the 'after' checks (default 3)")
@@ -61,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--tolerance", type=float, default=0.02, help="how far above baseline counts as high (default 0.02)")
     doctor.add_argument("--run-dir", metavar="DIR", help="write here instead of runs/<name>/doctor-<timestamp>/")
 
-    finder = commands.add_parser("lr-find", help="learning-rate range test: loss against an exponentially growing rate")
+    finder = command("lr-find", "learning-rate range test: loss against an exponentially growing rate")
     finder.add_argument("spec")
     finder.add_argument("overrides", nargs="*")
     finder.add_argument("--min-lr", type=float, default=1e-6)
@@ -69,11 +96,11 @@ def _parser() -> argparse.ArgumentParser:
     finder.add_argument("--steps", type=int, default=100, help="batches in the sweep (default 100)")
     finder.add_argument("--run-dir", metavar="DIR", help="write here instead of runs/<name>/lr-find-<timestamp>/")
 
-    evaluate = commands.add_parser("evaluate", help="metrics of a finished run on its test split")
+    evaluate = command("evaluate", "metrics of a finished run on its test split")
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--data", metavar="YAML", help="another data source, e.g. '{csv: new.csv, label: y}'")
 
-    predict = commands.add_parser("predict", help="predictions of a finished run for a .npy/.npz/.csv file")
+    predict = command("predict", "predictions of a finished run for a .npy/.npz/.csv file")
     predict.add_argument("run_dir")
     predict.add_argument("input")
     predict.add_argument("--output", metavar="FILE", help="write a CSV here instead of standard output")
@@ -81,9 +108,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("keras-zoo")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if not arguments.verbose:
+        _filter_native_logs()
+    if arguments.command in _LIGHT_COMMANDS and "KERAS_BACKEND" not in os.environ and "keras" not in sys.modules:
+        if arguments.command in ("list", "schema") or _opens_no_tensorflow_data(arguments):
+            os.environ["KERAS_BACKEND"] = "numpy"
     from zoo.builders.errors import RunError, SpecError
 
     try:
@@ -93,9 +134,80 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_SPEC_ERROR
     except RunError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        return EXIT_ERROR
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+
+
+def _opens_no_tensorflow_data(arguments) -> bool:
+    """Whether `show`/`validate` can run on the NumPy backend: a zoo name, or specs without a data section."""
+    if arguments.command == "show":
+        files = [arguments.spec] if arguments.spec.endswith((".yaml", ".yml")) or os.path.exists(arguments.spec) else []
+    else:
+        files = _split_files(arguments)[0]
+    from zoo.builders.errors import SpecError
+    from zoo.builders.loader import parse_yaml, read_spec_text
+
+    for file in files:
+        try:  # the YAML only: checking the spec imports Keras, whose backend is not chosen yet
+            tree = parse_yaml(*read_spec_text(file))[0]
+        except (SpecError, OSError):
+            continue  # the command itself reports it
+        if not isinstance(tree, dict) or tree.get("data"):
+            return False
+    overrides = arguments.overrides if arguments.command == "show" else _split_files(arguments)[1]
+    return not any(override.split("=", 1)[0].split(".")[0].strip() == "data" for override in overrides)
+
+
+# TensorFlow's native (absl) log lines, printed on import and first use whatever TF_CPP_MIN_LOG_LEVEL says:
+# oneDNN, the CUDA probe on a machine without a GPU, CPU instruction sets.
+_NATIVE_LOG = re.compile(rb"^(?:[IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [^ \]]+:\d+\] "
+                         rb"|WARNING: All log messages before absl::InitializeLog\(\) is called"
+                         rb"|To enable the following instructions: .* rebuild TensorFlow)")
+_FILTERING: list[int] = []
+
+
+def _filter_native_logs() -> None:
+    """Pass standard error (file descriptor 2, which TensorFlow's C++ writes to) through a thread that drops
+    TensorFlow's native startup lines; everything else reaches the terminal unchanged and in order. Only for
+    the real standard error of a `zoo` process, once."""
+    try:
+        if _FILTERING or sys.stderr is not sys.__stderr__ or sys.stderr is None:
+            return
+        target = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    sys.stderr.flush()
+    original = os.dup(target)
+    read, write = os.pipe()
+    os.dup2(write, target)
+    os.close(write)
+    _FILTERING.append(original)
+
+    def pump() -> None:
+        with os.fdopen(read, "rb", buffering=0) as source:
+            pending = b""
+            while chunk := source.read(65536):
+                lines = (pending + chunk).split(b"\n")
+                pending = lines.pop()
+                kept = b"".join(line + b"\n" for line in lines if not _NATIVE_LOG.match(line))
+                if kept:
+                    os.write(original, kept)
+            if pending and not _NATIVE_LOG.match(pending):
+                os.write(original, pending)
+
+    thread = threading.Thread(target=pump, name="zoo-stderr-filter", daemon=True)
+    thread.start()
+
+    def restore() -> None:
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        os.dup2(original, target)  # the pipe's last writer in this process closes: the pump sees its end
+        thread.join(timeout=5)
+
+    atexit.register(restore)
 
 
 def _tune(arguments) -> int:
@@ -158,16 +270,18 @@ def _lr_find(arguments) -> int:
 def _train(arguments) -> int:
     from zoo.builders.train import format_summary, resume, train
 
+    # A progress bar only on a terminal: piped or logged output gets one line per epoch (Keras's verbose=2).
+    verbose = 2 if arguments.quiet or not sys.stdout.isatty() else "auto"
     if arguments.resume:
         if arguments.spec or arguments.overrides:
             print("error: --resume takes a run directory and no spec or overrides.", file=sys.stderr)
             return EXIT_SPEC_ERROR
-        result = resume(arguments.resume, quiet=arguments.quiet)
+        result = resume(arguments.resume, verbose=verbose)
     else:
         if not arguments.spec:
             print("error: name a spec file, or --resume RUN_DIR.", file=sys.stderr)
             return EXIT_SPEC_ERROR
-        result = train(arguments.spec, arguments.overrides, run_dir=arguments.run_dir, quiet=arguments.quiet)
+        result = train(arguments.spec, arguments.overrides, run_dir=arguments.run_dir, verbose=verbose)
     print(format_summary(result.metrics))
     print(f"run directory: {result.run_dir}")
     return 0
@@ -180,9 +294,13 @@ def _validate(arguments) -> int:
     from zoo.builders.spec import load_spec
 
     failed = 0
-    for file in arguments.files:
+    files, overrides = _split_files(arguments)
+    if not files:
+        print(f"error: name at least one spec file before the overrides ({' '.join(overrides)}).", file=sys.stderr)
+        return EXIT_SPEC_ERROR
+    for file in files:
         try:
-            spec = load_spec(file, arguments.overrides)
+            spec = load_spec(file, overrides)
             checked = validate(spec)  # the run plan's dry run: what train and tune would build
         except SpecError as error:
             print(f"error: {error}", file=sys.stderr)
@@ -193,6 +311,14 @@ def _validate(arguments) -> int:
         builds = f"{len(checked) - ('tune settings' in checked)} build(s)"
         print(f"{file}: ok ({builds}" + (", tune settings" if "tune settings" in checked else "") + ")")
     return EXIT_SPEC_ERROR if failed else 0
+
+
+def _split_files(arguments) -> tuple[list[str], list[str]]:
+    """`zoo validate FILE... PATH=VALUE...`: an argument with `=` that is not a file is an override
+    (`--set PATH=VALUE`, the older spelling, still works)."""
+    files = [a for a in arguments.files if "=" not in a or os.path.exists(a)]
+    overrides = [a for a in arguments.files if a not in files] + list(arguments.set_overrides)
+    return files, overrides
 
 
 _KINDS = ("architectures", "layers", "activations", "optimizers", "schedules")

@@ -1,4 +1,4 @@
-"""What a run keeps after every epoch: its history file, the spec's callbacks' counters, a one-line display."""
+"""What a run keeps after every epoch: its history file, the spec's callbacks' counters."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import contextlib
 import csv
 import io
 import json
-import time
 from pathlib import Path
 
 import keras
@@ -15,7 +14,7 @@ import numpy as np
 from zoo.builders.errors import RunError
 from zoo.builders.files import atomic_path, write_json, write_text
 
-__all__ = ["HistoryFile", "CallbackState", "EpochLine", "read_history", "tensorboard"]
+__all__ = ["HistoryFile", "CallbackState", "read_history", "tensorboard"]
 
 _TENSORBOARD_SKIPPED: list[str] = []  # said once per process
 
@@ -84,21 +83,6 @@ def read_history(path: Path) -> list[dict]:
     if any("epoch" not in row for row in rows):
         raise RunError(f"{path} is damaged (rows without an epoch): start the run again in a new directory.")
     return rows
-
-
-class EpochLine(keras.callbacks.Callback):
-    """The compact progress display of `--quiet`: one line per epoch."""
-
-    def __init__(self, epochs: int) -> None:
-        super().__init__()
-        self.epochs = epochs
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.started = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        shown = "  ".join(f"{k} {v:.4g}" for k, v in (logs or {}).items() if k != "learning_rate" and "/" not in k)
-        print(f"epoch {epoch + 1}/{self.epochs}  {shown}  ({time.perf_counter() - self.started:.1f}s)", flush=True)
 
 
 class CallbackState(keras.callbacks.Callback):

@@ -71,6 +71,7 @@ class SpecHyperModel(keras_tuner.HyperModel):
             plan.pretrain(verbose=0)
         verbose = kwargs.pop("verbose", self.verbose)
         history = plan.fit(callbacks + given, verbose=verbose, **kwargs)
+        self.epochs_run = len(history.epoch)  # for the trial's line (KerasTuner records only the best step)
         losses = history.history.get("loss", [])
         if not losses or not all(math.isfinite(v) for v in losses):
             raise keras_tuner.errors.FailedTrialError(

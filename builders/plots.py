@@ -33,7 +33,7 @@ def save_figure(figure, target: Path) -> None:
 
 
 def plot_curves(history: dict, target: Path, best_epoch: int | None) -> None:
-    """Loss and each metric, train vs validation, one panel each, the best epoch marked."""
+    """Loss and each metric, train vs validation, one panel each, the best epoch (numbered from 1) marked."""
     plt = _pyplot()
 
     names = [k for k in history if not k.startswith("val_") and k != "learning_rate"]
@@ -46,31 +46,40 @@ def plot_curves(history: dict, target: Path, best_epoch: int | None) -> None:
         if history.get(f"val_{name}"):
             axis.plot(epochs, history[f"val_{name}"], label="validation")
         if best_epoch is not None:
-            axis.axvline(best_epoch + 1, color="grey", linestyle="--", linewidth=1, label=f"best epoch ({best_epoch + 1})")
+            axis.axvline(best_epoch, color="grey", linestyle="--", linewidth=1, label=f"best epoch ({best_epoch})")
         axis.set_xlabel("epoch")
         axis.set_title(name)
         axis.legend()
     save_figure(figure, target)
 
 
-def plot_search(records: list[dict], importance: dict[str, float], objective: str, target: Path) -> None:
+def plot_search(records: list[dict], importance: dict[str, float], objective: str, target: Path,
+                log_scaled: tuple[str, ...] = ()) -> None:
+    """The score of each finished trial against its KerasTuner trial id, and against the (up to) three
+    hyperparameters that matter most (by `importance`, or the first three when it is empty: too few trials
+    to rank them). Hyperparameters in `log_scaled` were sampled on a log scale and are plotted on one."""
     plt = _pyplot()
 
     done = [r for r in records if r["score"] is not None and math.isfinite(r["score"])]
-    top = sorted(importance, key=importance.get, reverse=True)[:3]
+    names = sorted({k for r in done for k in r["hyperparameters"] if not k.startswith("tuner/")})
+    top = sorted(importance, key=importance.get, reverse=True)[:3] if importance else names[:3]
     figure, axes = plt.subplots(1, 1 + len(top), figsize=(4.5 * (1 + len(top)), 3.5), squeeze=False)
-    axes[0][0].plot(range(1, len(done) + 1), [r["score"] for r in done], "o-")
-    axes[0][0].set_xlabel("finished trial")
+    scores = [r["score"] for r in done]
+    axes[0][0].plot([int(r["trial"]) for r in done], scores, "o")
+    axes[0][0].set_xlabel("trial id")
     axes[0][0].set_ylabel(objective)
+    axes[0][0].set_title(f"{len(done)} finished trials")
     for axis, name in zip(axes[0][1:], top):
         values = [r["hyperparameters"].get(name) for r in done]
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-            axis.scatter(values, [r["score"] for r in done])
+            axis.scatter(values, scores)
+            if name in log_scaled:
+                axis.set_xscale("log")
         else:
             labels = sorted(set(map(str, values)))
-            axis.scatter([labels.index(str(v)) for v in values], [r["score"] for r in done])
+            axis.scatter([labels.index(str(v)) for v in values], scores)
             axis.set_xticks(range(len(labels)), labels, rotation=30)
-        axis.set_xlabel(f"{name} (importance {importance[name]:.2f})")
+        axis.set_xlabel(name + (f" (importance {importance[name]:.2f})" if name in importance else ""))
         axis.set_ylabel(objective)
     save_figure(figure, target)
 

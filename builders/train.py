@@ -32,7 +32,7 @@ import numpy as np
 from zoo.builders.data import Data
 from zoo.builders.errors import RunError
 from zoo.builders.files import atomic_path, write_json, write_text
-from zoo.builders.history import CallbackState, EpochLine, HistoryFile, read_history, tensorboard
+from zoo.builders.history import CallbackState, HistoryFile, read_history, tensorboard
 from zoo.builders.inference import COMPLETE_MARKER, load_model
 from zoo.builders.plots import plot_curves
 from zoo.builders.plan import RunPlan, build_plan
@@ -61,17 +61,15 @@ class RunResult:
         return {name: self.run_dir / name for name in names if (self.run_dir / name).exists()}
 
 
-def _callbacks(plan: RunPlan, run_dir: Path, quiet: bool, backup: AtomicBackupAndRestore) -> list:
+def _callbacks(plan: RunPlan, run_dir: Path, backup: AtomicBackupAndRestore) -> list:
     """What a run adds to the plan's callbacks: its history file, the callbacks' state and the backup,
-    TensorBoard, the one-line display."""
+    TensorBoard."""
     output = plan.spec.tree["output"]
     extra: list = [keras.callbacks.TerminateOnNaN(), HistoryFile(run_dir / "history.csv"),
                    CallbackState(plan.callbacks, run_dir / "backup"), backup]
     # History and callback state are written before the backup, so no finished epoch is missing from them.
     if output["tensorboard"]:
         extra.extend(tensorboard(run_dir / "logs"))
-    if quiet:
-        extra.append(EpochLine(plan.epochs))
     return extra
 
 
@@ -91,7 +89,8 @@ def train(
         overrides: dotted overrides such as `"train.epochs=5"`.
         run_dir: where to write (default `<output.directory>/<name>/<timestamp>/`): a new or empty
             directory, or an unfinished run of the same spec, which then continues.
-        quiet: one line per epoch instead of Keras's progress bar.
+        quiet: one line per epoch instead of Keras's progress bar (`verbose=2`).
+        verbose: Keras's fit verbosity: "auto" (a progress bar), 2 (one line per epoch), 0 (nothing).
     """
     if not isinstance(spec, Spec):
         spec = load_spec(spec, overrides)
@@ -111,7 +110,7 @@ def train(
                                f"`zoo train --resume {path}` (it uses its own spec), or choose another directory.")
             if not (path / "spec.yaml").exists():
                 write_text(path / "spec.yaml", text)
-            return _execute(plan, directory, quiet, verbose)
+            return _execute(plan, directory, 2 if quiet else verbose)
 
 
 def resume(run_dir: str | Path, quiet: bool = False, verbose: int | str = "auto") -> RunResult:
@@ -125,7 +124,7 @@ def resume(run_dir: str | Path, quiet: bool = False, verbose: int | str = "auto"
         spec = load_spec(directory.path / "spec.yaml").resolved()
         with _policy_kept():
             plan = build_plan(spec, log_dir=_log_dir(spec, directory.path))
-            return _execute(plan, directory, quiet, verbose)
+            return _execute(plan, directory, 2 if quiet else verbose)
 
 
 @contextlib.contextmanager
@@ -160,7 +159,7 @@ def _claim(spec: Spec, path: Path, text: str, fresh: bool) -> OwnedDirectory:
     raise RunError(f"cannot find a free run directory beside {path}.")
 
 
-def _execute(plan: RunPlan, directory: OwnedDirectory, quiet: bool, verbose: int | str) -> RunResult:
+def _execute(plan: RunPlan, directory: OwnedDirectory, verbose: int | str) -> RunResult:
     """Fit (or, after a kill while finishing, only finish) and write the run's results.
 
     The order is what makes a kill at any moment safe: history and backup after every
@@ -172,13 +171,13 @@ def _execute(plan: RunPlan, directory: OwnedDirectory, quiet: bool, verbose: int
     model = plan.model
     started = time.perf_counter()
     if directory.state == "training":
-        callbacks = _callbacks(plan, run_dir, quiet, backup)
+        callbacks = _callbacks(plan, run_dir, backup)
         try:
             done = backup.saved_epoch()
             if plan.pretrains and not done:  # the backup holds the pretrained weights
-                _pretrain(plan, run_dir, quiet, verbose)
+                _pretrain(plan, run_dir, verbose)
             plan.data.skip_epochs(done)  # the shuffle continues where it stopped
-            plan.fit(callbacks, verbose=0 if quiet else verbose)
+            plan.fit(callbacks, verbose=verbose)
         except BackupError as error:
             raise RunError(str(error)) from None
         except KeyboardInterrupt:
@@ -217,7 +216,7 @@ def _remove_backup(backup_dir: Path, backup: AtomicBackupAndRestore) -> None:
     backup.remove()
 
 
-def _pretrain(plan: RunPlan, run_dir: Path, quiet: bool, verbose: int | str) -> None:
+def _pretrain(plan: RunPlan, run_dir: Path, verbose: int | str) -> None:
     """Greedy layer-wise pretraining, once per run: a resumed run reloads the pretrained weights."""
     report_path, weights_path = run_dir / "pretrain.json", run_dir / "pretrained.weights.h5"
     if report_path.exists() and weights_path.exists():
@@ -227,7 +226,7 @@ def _pretrain(plan: RunPlan, run_dir: Path, quiet: bool, verbose: int | str) -> 
             raise RunError(f"{weights_path} cannot be loaded ({type(error).__name__}): it is damaged; "
                            "start the run again in a new directory.") from None
         return
-    phases = plan.pretrain(verbose=0 if quiet else (2 if verbose == "auto" else verbose))
+    phases = plan.pretrain(verbose=2 if verbose == "auto" else verbose)
     for phase in phases:
         shown = "  ".join(f"{k} {v:.4g}" for k, v in phase.items() if isinstance(v, float) and k != "wall_time_s")
         print(f"pretrain phase {phase['phase']} ({phase['kind']}: {', '.join(phase['trained'])}, "
@@ -240,8 +239,10 @@ def _pretrain(plan: RunPlan, run_dir: Path, quiet: bool, verbose: int | str) -> 
 def _summary(model, history: dict, data: Data, epochs_run: int, wall_time: float) -> dict:
     monitor = "val_loss" if history.get("val_loss") else "loss"
     values = [v if v is not None and math.isfinite(v) else math.inf for v in history.get(monitor, [])]
-    best = int(np.argmin(values)) if values else None
-    metrics: dict[str, Any] = {"epochs_run": epochs_run, "wall_time_s": round(wall_time, 3), "best_epoch": best, "monitor": monitor}
+    best = int(np.argmin(values)) if values else None  # an index into the history
+    # Epochs are numbered from 1 everywhere a person reads them: the console, the plot, metrics.json.
+    metrics: dict[str, Any] = {"epochs_run": epochs_run, "wall_time_s": round(wall_time, 3),
+                               "best_epoch": None if best is None else best + 1, "monitor": monitor}
     for key, series in history.items():
         if key == "learning_rate" or not series:
             continue
@@ -270,5 +271,5 @@ def format_summary(metrics: dict) -> str:
         if key.startswith("test_"):
             lines.append(f"{'test ' + key[5:]:22}{value:>10.4f}")
     best = metrics.get("best_epoch")
-    lines.append(f"epochs run {metrics['epochs_run']}, best epoch {best + 1 if best is not None else '-'} by {metrics['monitor']}, wall time {metrics['wall_time_s']:.1f}s")
+    lines.append(f"epochs run {metrics['epochs_run']}, best epoch {best if best is not None else '-'} by {metrics['monitor']}, wall time {metrics['wall_time_s']:.1f}s")
     return "\n".join(lines)

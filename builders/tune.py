@@ -101,9 +101,10 @@ SCHEMA_TUNE_KEYS = ("objective", "executions_per_trial", "max_retries_per_trial"
 
 
 def make_tuner(spec: Spec, hypermodel: SpecHyperModel, logged: set[str] | None = None,
-               has_validation: bool = True) -> keras_tuner.Tuner:
+               has_validation: bool = True, report=None) -> keras_tuner.Tuner:
     """The tuner `tune.tuner` names, with its own arguments and the `tune` section's settings, over the
-    spec's search directory (which the caller owns: KerasTuner never overwrites it)."""
+    spec's search directory (which the caller owns: KerasTuner never overwrites it); with `report`, one
+    line per finished trial goes to it (`TrialLines`)."""
     if logged is None:  # what training logs, for the objective: the plan at the defaults says
         plan = build_plan(spec, data_cache=hypermodel._data)
         logged, has_validation = logged_names(plan.model, plan.data), plan.data.validation is not None
@@ -114,13 +115,43 @@ def make_tuner(spec: Spec, hypermodel: SpecHyperModel, logged: set[str] | None =
     if strategy is not None:
         settings["distribution_strategy"] = strategy  # KerasTuner builds each trial's model in its scope
     limit = spec.resolved().tree.get("tune", {}).get("max_time")
+    cls = _keras_tuner.with_time_budget(cls, limit)
+    if report is not None:
+        cls = _keras_tuner.with_trial_lines(cls, TrialLines(report))
     try:
-        tuner = _keras_tuner.with_time_budget(cls, limit)(
+        tuner = cls(
             hypermodel=hypermodel, directory=str(directory.parent), project_name=directory.name, overwrite=False,
             **settings)
     except (ValueError, TypeError) as error:
         raise spec.error(("tune", "tuner"), f"{cls.__name__}: {error}") from None
     return tuner
+
+
+class TrialLines:
+    """One line per finished trial, as `zoo tune` prints them: its KerasTuner id, score, epochs, wall time
+    and the hyperparameters that differ from the best trial before it (all of them for the first)."""
+
+    def __init__(self, report) -> None:
+        self.report = report
+        self.best: tuple[float, dict] | None = None
+
+    def __call__(self, trial, seconds: float, objective, epochs: int | None) -> None:
+        name, maximize = objective.name, objective.direction == "max"
+        values = {k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}
+        if trial.status != "COMPLETED" or trial.score is None:
+            reason = ((getattr(trial, "message", None) or "").strip().splitlines() or [trial.status.lower()])[-1]
+            self.report(f"trial {trial.trial_id}  {trial.status.lower()} after {seconds:.1f}s: {reason}")
+            return
+        if self.best is None:
+            shown = ", ".join(f"{k}={_short(v)}" for k, v in values.items())
+        else:
+            differ = ", ".join(f"{k}={_short(v)}" for k, v in values.items() if self.best[2].get(k) != v)
+            shown = f"vs trial {self.best[1]}: {differ or 'the same values'}"
+        ran = "" if epochs is None else f"{epochs} epoch{'s' * (epochs != 1)}  "
+        self.report(f"trial {trial.trial_id}  {name} {trial.score:.4f}  {ran}{seconds:.1f}s  {shown}".rstrip())
+        better = self.best is None or (trial.score > self.best[0] if maximize else trial.score < self.best[0])
+        if better and math.isfinite(trial.score):
+            self.best = (trial.score, trial.trial_id, values)
 
 
 def budget(spec: Spec, tuner: keras_tuner.Tuner) -> str:
@@ -243,13 +274,17 @@ def best_spec(spec: Spec, tuner: keras_tuner.Tuner) -> tuple[Spec, dict]:
     return load_spec(tree), {"trial": trial.trial_id, "score": trial.score, "objective": tuner.oracle.objective.name}
 
 
+IMPORTANCE_MIN_TRIALS = 10  # below this a rank correlation is noise, so none is reported
+
+
 def _importance(records: list[dict], names: list[str]) -> dict[str, float]:
     """How strongly each hyperparameter goes with the score: |Spearman rho| for numbers, the spread of
-    per-value mean scores (relative to the score spread) for categories."""
+    per-value mean scores (relative to the score spread) for categories; empty with fewer than
+    `IMPORTANCE_MIN_TRIALS` finished trials."""
     done = [r for r in records if r["score"] is not None and math.isfinite(r["score"])]
     scores = np.array([r["score"] for r in done], dtype="float64")
     importance = {}
-    if len(done) < 3 or scores.std() == 0:
+    if len(done) < IMPORTANCE_MIN_TRIALS or scores.std() == 0:
         return importance
     for name in names:
         values = [r["hyperparameters"].get(name) for r in done]
@@ -293,7 +328,8 @@ def write_results(spec: Spec, tuner: keras_tuner.Tuner, directory: Path) -> dict
         write_text(directory / "best.yaml", header + best.to_yaml())
         summary["best"] = about
     write_json(directory / "results.json", summary)
-    plot_search(records, importance, summary["objective"], directory / "search.png")
+    log_scaled = tuple(hp.name for hp in full_space(spec).space if getattr(hp, "sampling", None) == "log")
+    plot_search(records, importance, summary["objective"], directory / "search.png", log_scaled)
     return summary
 
 
@@ -350,7 +386,7 @@ def tune(
     owned = _claim_search(directory, spec, resume, overwrite) if is_chief() else None
     policy = keras.mixed_precision.dtype_policy()
     try:
-        tuner = make_tuner(spec, hypermodel)
+        tuner = make_tuner(spec, hypermodel, report=report)
         report(f"search: {budget(spec, tuner)}")
         report(space_table(full_space(spec)))
         timeout = spec.resolved().tree["tune"].get("worker_timeout")

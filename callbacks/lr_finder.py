@@ -140,8 +140,9 @@ class LearningRateFinder(ConfigurableCallback):
         if self.suggestion is not None:
             axis.axvline(self.suggestion, color="red", linestyle="--", label=f"suggested {self.suggestion:.2g}")
         finite = [v for v in self.smoothed if math.isfinite(v)]
-        if finite:
-            axis.set_ylim(min(finite) * 0.9, min(max(finite), 4 * min(finite)) * 1.1)
+        if finite:  # from below the lowest loss to above the sweep's start; the divergence at the end is cut
+            low, start = min(finite), finite[0]
+            axis.set_ylim(low - 0.1 * abs(low), max(start, min(max(finite), 4 * low)) + 0.1 * abs(start))
         axis.set_xscale("log")
         axis.set_xlabel("learning rate")
         axis.set_ylabel("loss")

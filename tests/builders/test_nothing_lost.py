@@ -254,7 +254,7 @@ def test_kills_at_many_moments_never_restart_a_run_from_epoch_one(tmp_path):
             continue
         done = run_zoo("train", "--resume", str(run_dir), "--quiet", cwd=tmp_path)
         assert done.returncode == 0, done.stderr[-2000:]
-        ran = [line for line in done.stdout.splitlines() if line.startswith("epoch ")]
+        ran = [line for line in done.stdout.splitlines() if line.startswith("Epoch ")]
         if before:
             assert not ran or int(ran[0].split()[1].split("/")[0]) >= len(before), (before, ran)
         assert [row["epoch"] for row in read_history(run_dir / "history.csv")] == list(range(epochs))

@@ -108,7 +108,7 @@ def test_killed_run_resumes_from_its_last_finished_epoch(tmp_path):
 
     resumed = run_zoo("train", "--resume", str(run_dir), "--quiet", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    ran = [line for line in resumed.stdout.splitlines() if line.startswith("epoch ")]
+    ran = [line for line in resumed.stdout.splitlines() if line.startswith("Epoch ")]
     first = int(ran[0].split()[1].split("/")[0])
     # The last epoch may have been logged but not yet backed up (killed before or during its backup).
     assert done_before - 1 <= first - 1 <= done_before
