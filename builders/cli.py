@@ -105,6 +105,16 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("input")
     predict.add_argument("--output", metavar="FILE", help="write a CSV here instead of standard output")
     predict.add_argument("--allow-nan", action="store_true", help="predict for rows with NaN or infinite values too")
+
+    export = command("export", "a finished run's model for serving (SavedModel, TFLite, ONNX), checked against Keras")
+    export.add_argument("run_dir")
+    export.add_argument("--format", required=True, choices=["saved_model", "tflite", "onnx"],
+                        help="onnx needs pip install 'keras-zoo[onnx]'")
+    export.add_argument("--output", required=True, metavar="PATH", help="a new path (never replaced)")
+
+    compare = command("compare", "spec differences and final metrics of finished runs, curves overlaid in one PNG")
+    compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    compare.add_argument("--output", metavar="PNG", help="the curves' PNG (default runs/compare-<timestamp>.png)")
     return parser
 
 
@@ -117,8 +127,21 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The arguments; overrides may also come after options (`zoo train SPEC --run-dir D train.epochs=5`)."""
+    parser = _parser()
+    arguments, extra = parser.parse_known_args(argv)
+    late = [a for a in extra if "=" in a and not a.startswith("-")]
+    target = "files" if arguments.command == "validate" else "overrides"
+    if len(late) != len(extra) or (late and not hasattr(arguments, target)):
+        parser.error(f"unrecognized arguments: {' '.join(a for a in extra if a not in late or not hasattr(arguments, target))}")
+    if late:
+        setattr(arguments, target, list(getattr(arguments, target) or []) + late)
+    return arguments
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments = _parser().parse_args(argv)
+    arguments = _parse(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if not arguments.verbose:
         _filter_native_logs()
@@ -163,7 +186,8 @@ def _opens_no_tensorflow_data(arguments) -> bool:
 # oneDNN, the CUDA probe on a machine without a GPU, CPU instruction sets.
 _NATIVE_LOG = re.compile(rb"^(?:[IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [^ \]]+:\d+\] "
                          rb"|WARNING: All log messages before absl::InitializeLog\(\) is called"
-                         rb"|To enable the following instructions: .* rebuild TensorFlow)")
+                         rb"|To enable the following instructions: .* rebuild TensorFlow"
+                         rb"|INFO: Created TensorFlow Lite XNNPACK delegate)")
 _FILTERING: list[int] = []
 
 
@@ -440,7 +464,34 @@ def _predict(arguments) -> int:
     return 0
 
 
+def _export(arguments) -> int:
+    from zoo.builders.export import export_run
+
+    result = export_run(arguments.run_dir, arguments.format, arguments.output)
+    print(f"exported {arguments.format} to {result['output']}: its predictions on {result['rows_checked']} rows of the "
+          f"run's data match the Keras model's (largest difference {result['max_abs_difference']:.2g})")
+    return 0
+
+
+def _compare(arguments) -> int:
+    from pathlib import Path
+
+    from zoo.builders.compare import compare, default_plot_path, format_comparison
+    from zoo.builders.errors import RunError
+
+    plot = Path(arguments.output) if arguments.output else default_plot_path()
+    if plot.exists():
+        raise RunError(f"{plot} exists; choose another --output (compare never replaces a file).")
+    if plot.suffix.lower() != ".png":
+        raise RunError(f"--output {plot} must end in .png.")
+    plot.parent.mkdir(parents=True, exist_ok=True)
+    print(format_comparison(compare(arguments.run_dirs, plot)))
+    return 0
+
+
 _COMMANDS = {
+    "export": _export,
+    "compare": _compare,
     "train": _train,
     "validate": _validate,
     "show": _show,

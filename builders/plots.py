@@ -12,7 +12,7 @@ import numpy as np
 
 from zoo.builders.files import atomic_path
 
-__all__ = ["save_figure", "plot_curves", "plot_search", "plot_doctor"]
+__all__ = ["save_figure", "plot_curves", "plot_search", "plot_doctor", "plot_confusion", "plot_comparison"]
 
 
 def _pyplot():
@@ -81,6 +81,53 @@ def plot_search(records: list[dict], importance: dict[str, float], objective: st
             axis.set_xticks(range(len(labels)), labels, rotation=30)
         axis.set_xlabel(name + (f" (importance {importance[name]:.2f})" if name in importance else ""))
         axis.set_ylabel(objective)
+    save_figure(figure, target)
+
+
+def plot_confusion(matrix: np.ndarray, names: list[str], title: str, target: Path) -> None:
+    """A confusion matrix: true class down, predicted class across, counts in the cells."""
+    plt = _pyplot()
+
+    size = max(4.0, 0.45 * len(names) + 2)
+    figure, axis = plt.subplots(figsize=(size + 1, size))
+    image = axis.imshow(matrix, cmap="Blues")
+    figure.colorbar(image, ax=axis, fraction=0.046)
+    axis.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    axis.set_yticks(range(len(names)), names)
+    axis.set_xlabel("predicted class")
+    axis.set_ylabel("true class")
+    axis.set_title(title)
+    if len(names) <= 20:
+        threshold = matrix.max() / 2 if matrix.size else 0
+        for (row, column), count in np.ndenumerate(matrix):
+            axis.text(column, row, str(count), ha="center", va="center", fontsize=8,
+                      color="white" if count > threshold else "black")
+    save_figure(figure, target)
+
+
+def plot_comparison(histories: dict[str, dict], target: Path) -> None:
+    """The learning curves of several runs overlaid: one panel per quantity (loss, each metric), train
+    dashed and validation solid, one colour per run."""
+    plt = _pyplot()
+
+    names = list(dict.fromkeys(k for h in histories.values() for k in h if not k.startswith("val_") and k != "learning_rate"))
+    if not names:
+        return
+    figure, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.8), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for axis, name in zip(axes[0], names):
+        for index, (label, history) in enumerate(histories.items()):
+            colour = colours[index % len(colours)]
+            if history.get(name):
+                axis.plot(range(1, len(history[name]) + 1), history[name], "--", color=colour, alpha=0.6)
+            if history.get(f"val_{name}"):
+                axis.plot(range(1, len(history[f"val_{name}"]) + 1), history[f"val_{name}"], color=colour, label=label)
+            elif history.get(name):
+                axis.lines[-1].set_label(label)
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(name)
+        axis.set_title(f"{name} (dashed: train, solid: validation)", fontsize=9)
+        axis.legend(fontsize=7)
     save_figure(figure, target)
 
 

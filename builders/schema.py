@@ -333,6 +333,20 @@ SCHEMA: dict[str, Any] = {
                               "default": "runs"},
                 "tensorboard": {"type": "boolean", "default": True},
                 "plots": {"type": "boolean", "default": True},
+                "mlflow": {
+                    "description": "log params, per-epoch metrics, the spec and the model to MLflow "
+                                   "(pip install 'keras-zoo[mlflow]'); {} logs to <directory>/mlflow.db",
+                    "type": ["object", "null"],
+                    "default": None,
+                    "additionalProperties": False,
+                    "properties": {
+                        "tracking_uri": {"type": "string", "minLength": 1,
+                                         "description": "an MLflow tracking URI (default sqlite:///<directory>/mlflow.db)"},
+                        "experiment": {"type": "string", "minLength": 1, "maxLength": 200,
+                                       "description": "the MLflow experiment (default: the spec's name)"},
+                        "log_model": {"type": "boolean", "default": True, "description": "log model.keras as an artifact"},
+                    },
+                },
             },
         },
     },

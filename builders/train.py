@@ -9,7 +9,11 @@ A run directory holds (each file written atomically, with the permissions the um
     history.json       the same, at the end
     model.keras        the trained model (normalization included)
     data.json          input shape, task, class names and feature columns, for predict
-    metrics.json       final/best metrics
+    run.json           command line, versions, backend, devices, git revision (builders/records.py)
+    MODEL_CARD.md      spec, data, metrics, versions; intended-use fields for the owner
+    classes_*.csv      per-class precision/recall/F1 of the validation and test splits (classification)
+    confusion_*.png    their confusion matrices
+    metrics.json       final/best metrics (best_epoch counted from 1), written last
     curves.png         loss and each metric, train vs validation, best epoch marked
     logs/              TensorBoard
     backup/            the AtomicBackupAndRestore checkpoint and the state of the spec's callbacks
@@ -36,8 +40,10 @@ from zoo.builders.history import CallbackState, HistoryFile, read_history, tenso
 from zoo.builders.inference import COMPLETE_MARKER, load_model
 from zoo.builders.plots import plot_curves
 from zoo.builders.plan import RunPlan, build_plan
+from zoo.builders.records import classification_report, write_hparams, write_model_card, write_run_record
 from zoo.builders.rundir import OwnedDirectory, check_name, fingerprint
 from zoo.builders.spec import Spec, load_spec
+from zoo.builders.tracking import MlflowLogger, mlflow_settings
 from zoo.callbacks import AtomicBackupAndRestore, BackupError
 
 __all__ = ["RunResult", "train", "resume", "format_summary"]
@@ -57,11 +63,13 @@ class RunResult:
 
     @property
     def paths(self) -> dict[str, Path]:
-        names = ("spec.yaml", "model.keras", "history.csv", "history.json", "metrics.json", "curves.png", "logs")
+        names = ("spec.yaml", "model.keras", "history.csv", "history.json", "metrics.json", "curves.png", "logs",
+                 "run.json", "MODEL_CARD.md", "classes_validation.csv", "classes_test.csv", "confusion_validation.png",
+                 "confusion_test.png")
         return {name: self.run_dir / name for name in names if (self.run_dir / name).exists()}
 
 
-def _callbacks(plan: RunPlan, run_dir: Path, backup: AtomicBackupAndRestore) -> list:
+def _callbacks(plan: RunPlan, run_dir: Path, backup: AtomicBackupAndRestore, mlflow: MlflowLogger | None) -> list:
     """What a run adds to the plan's callbacks: its history file, the callbacks' state and the backup,
     TensorBoard."""
     output = plan.spec.tree["output"]
@@ -70,6 +78,8 @@ def _callbacks(plan: RunPlan, run_dir: Path, backup: AtomicBackupAndRestore) -> 
     # History and callback state are written before the backup, so no finished epoch is missing from them.
     if output["tensorboard"]:
         extra.extend(tensorboard(run_dir / "logs"))
+    if mlflow is not None:
+        extra.append(mlflow)
     return extra
 
 
@@ -110,6 +120,7 @@ def train(
                                f"`zoo train --resume {path}` (it uses its own spec), or choose another directory.")
             if not (path / "spec.yaml").exists():
                 write_text(path / "spec.yaml", text)
+            write_run_record(path, spec.source)
             return _execute(plan, directory, 2 if quiet else verbose)
 
 
@@ -124,6 +135,7 @@ def resume(run_dir: str | Path, quiet: bool = False, verbose: int | str = "auto"
         spec = load_spec(directory.path / "spec.yaml").resolved()
         with _policy_kept():
             plan = build_plan(spec, log_dir=_log_dir(spec, directory.path))
+            write_run_record(directory.path, spec.source, resumed=True)
             return _execute(plan, directory, 2 if quiet else verbose)
 
 
@@ -168,10 +180,12 @@ def _execute(plan: RunPlan, directory: OwnedDirectory, verbose: int | str) -> Ru
     """
     run_dir = directory.path
     backup = AtomicBackupAndRestore(run_dir / "backup", delete_checkpoint=False)
+    settings = mlflow_settings(plan.spec)
+    mlflow = MlflowLogger(settings, plan.spec.tree, run_dir) if settings else None
     model = plan.model
     started = time.perf_counter()
     if directory.state == "training":
-        callbacks = _callbacks(plan, run_dir, backup)
+        callbacks = _callbacks(plan, run_dir, backup, mlflow)
         try:
             done = backup.saved_epoch()
             if plan.pretrains and not done:  # the backup holds the pretrained weights
@@ -194,9 +208,16 @@ def _execute(plan: RunPlan, directory: OwnedDirectory, verbose: int | str) -> Ru
     metrics = _summary(model, history, plan.data, epochs_run=len(rows), wall_time=wall_time)
     write_json(run_dir / "history.json", history)
     write_json(run_dir / "data.json", _data_facts(plan))
-    if plan.spec.tree["output"]["plots"]:
+    output = plan.spec.tree["output"]
+    if output["plots"]:
         plot_curves(history, run_dir / "curves.png", metrics.get("best_epoch"))
+    classes = classification_report(model, plan.data, run_dir, output["plots"])
+    if output["tensorboard"]:
+        write_hparams(run_dir / "logs", plan.spec.tree, metrics, run_dir.name)
+    write_model_card(run_dir, plan.spec, model, plan.data, metrics, classes)
     write_json(run_dir / COMPLETE_MARKER, metrics)
+    if mlflow is not None:
+        mlflow.finish(metrics)
     directory.set_state("complete")
     _remove_backup(run_dir / "backup", backup)  # last: until now a kill resumes from it
     return RunResult(run_dir, history, metrics, model, len(rows), wall_time)
