@@ -30,9 +30,9 @@ from zoo.batches import ArrayBatches, map_batches, start_at
 from zoo.builders.errors import RunError, closest
 from zoo.builders.spec import Spec
 
-__all__ = ["DataInfo", "Data", "load_data", "infer_task", "read_inputs"]
+__all__ = ["DataInfo", "Data", "load_data", "infer_task", "read_inputs", "remember", "data_overrides", "with_data"]
 
-SOURCE_KINDS = ("sklearn", "tfds", "csv", "parquet", "npz", "mnist1d")
+SOURCE_KINDS = ("sklearn", "tfds", "csv", "parquet", "npz", "mnist1d", "memory")
 
 
 @dataclass
@@ -93,6 +93,24 @@ class Data:
         return dataclasses.replace(self, train=swap(self.train), validation=swap(self.validation), test=swap(self.test))
 
 
+# Inputs are one array, or, for a model with named inputs, a dict {input name: array} with the same rows.
+
+
+def count_rows(x) -> int:
+    return len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
+
+
+def take_rows(x, rows):
+    return {name: array[rows] for name, array in x.items()} if isinstance(x, dict) else x[rows]
+
+
+def row_shape(x):
+    """The shape of one row: a tuple, or {input name: tuple} for named inputs."""
+    if isinstance(x, dict):
+        return {name: tuple(int(d) for d in array.shape[1:]) for name, array in x.items()}
+    return tuple(int(d) for d in x.shape[1:])
+
+
 def infer_task(y: np.ndarray) -> tuple[str, int | None]:
     """regression for float targets, binary / multiclass for integer labels."""
     y = np.asarray(y)
@@ -135,20 +153,32 @@ def _table(spec: Spec, path: tuple, source: dict, kind: str) -> tuple[np.ndarray
         frame = _read_frame(file, kind)
     except ValueError as error:
         raise spec.error(path + (kind,), str(error)) from None
+    return _frame_arrays(spec, path, source, frame, kind, file)
+
+
+def _frame_arrays(spec: Spec, path: tuple, source: dict, frame, kind: str, file) -> tuple:
+    """(x, y, class names) of a DataFrame, read from a file or given in Python: the label column, the
+    feature columns (all others, a list, or {input: [columns]}), numeric features, no missing values."""
+    import pandas as pd
+
     if "label" not in source:
         raise spec.error(path, f"a {kind} source needs `label:` naming the target column; columns are {', '.join(map(str, frame.columns))}.")
     label = source["label"]
     if label not in frame.columns:
         raise spec.error(path + ("label",), f"{file} has no column {label!r}; columns are {', '.join(map(str, frame.columns))}.", closest(label, map(str, frame.columns)))
     features = source.get("features") or [c for c in frame.columns if c != label]
-    missing = [c for c in features if c not in frame.columns]
-    if missing:
-        raise spec.error(path + ("features",), f"{file} has no column {missing[0]!r}; columns are {', '.join(map(str, frame.columns))}.")
-    table = frame[features]
-    non_numeric = [c for c in features if not pd.api.types.is_numeric_dtype(table[c])]
-    if non_numeric:
-        raise spec.error(path + ("features",), f"feature column {non_numeric[0]!r} of {file} is not numeric.")
-    x = table.to_numpy(dtype="float32")
+    groups = features if isinstance(features, dict) else {None: features}  # named inputs: {input: [columns]}
+    for name, columns in groups.items():
+        where = path + ("features",) + ((name,) if name is not None else ())
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise spec.error(where, f"{file} has no column {missing[0]!r}; columns are {', '.join(map(str, frame.columns))}.",
+                             closest(str(missing[0]), map(str, frame.columns)))
+        non_numeric = [c for c in columns if not pd.api.types.is_numeric_dtype(frame[c])]
+        if non_numeric:
+            raise spec.error(where, f"feature column {non_numeric[0]!r} of {file} is not numeric.")
+    arrays = {name: frame[columns].to_numpy(dtype="float32") for name, columns in groups.items()}
+    x = arrays if isinstance(features, dict) else arrays[None]
     target = frame[label]
     class_names = None
     if pd.api.types.is_numeric_dtype(target):
@@ -157,7 +187,7 @@ def _table(spec: Spec, path: tuple, source: dict, kind: str) -> tuple[np.ndarray
     else:
         codes, uniques = pd.factorize(target, sort=True)
         y, class_names = codes.astype("int32"), [str(u) for u in uniques]
-    if np.isnan(x).any():
+    if any(np.isnan(a).any() for a in arrays.values()):
         raise spec.error(path + (kind,), f"{file} has missing values in its feature columns; fill or drop them first.")
     return x, y, class_names
 
@@ -232,6 +262,169 @@ def _is_number(text: Any) -> bool:
         return False
 
 
+# -- data given in Python (zoo.train(spec, data=...)) -------------------------------------------
+
+_MEMORY: dict[str, Any] = {}  # key -> (x, y, class names), or a DataFrame read like a CSV
+
+
+def remember(data: Any, label: str | None = None, what: str = "data") -> dict:
+    """Data given in Python as a data source `{memory: KEY}` (plus `label` for a DataFrame), kept for
+    this process. `data` is a tuple `(x, y)` of arrays (x may be {input name: array}), a pandas DataFrame
+    with a label column, or a `tf.data.Dataset` of `(x, y)` elements, batched or not.
+
+    Raises:
+        SpecError: what is wrong with `data`, named after the argument (`what`).
+    """
+    import hashlib
+
+    from zoo.builders.errors import SpecError
+
+    kind = type(data).__module__.split(".")[0] + "." + type(data).__name__
+    digest = hashlib.sha256()
+    if kind == "pandas.DataFrame":
+        if label is None:
+            raise SpecError(f"{what}: a DataFrame needs label= naming its target column; its columns are "
+                            f"{', '.join(map(str, data.columns))}.")
+        import pandas as pd
+
+        digest.update(pd.util.hash_pandas_object(data, index=False).to_numpy().tobytes())
+        digest.update(repr(list(map(str, data.columns))).encode())
+        entry: Any = data
+    else:
+        if "tensorflow" in kind or hasattr(data, "as_numpy_iterator"):
+            data = _dataset_arrays(data, what)
+        if not isinstance(data, (tuple, list)) or len(data) != 2:
+            raise SpecError(f"{what}: expected (x, y) arrays, a pandas DataFrame with label=, or a tf.data.Dataset "
+                            f"of (x, y); got {kind}.")
+        x, y = data
+        x = {str(k): _numeric(v, f"{what} x[{k!r}]") for k, v in x.items()} if isinstance(x, dict) else _numeric(x, f"{what} x")
+        y, names = _labels(y, f"{what} y")
+        for name, array in (x.items() if isinstance(x, dict) else [("", x)]):
+            where = f"{what} x" + (f"[{name!r}]" if name else "")
+            if array.ndim < 2:
+                raise SpecError(f"{where} has shape {array.shape}: give it a row axis and a feature axis "
+                                "(one feature: x.reshape(-1, 1)).")
+            if len(array) != len(y):
+                raise SpecError(f"{where} has {len(array)} rows but y has {len(y)}.")
+            if not np.isfinite(array).all():
+                bad = int(np.argwhere(~np.isfinite(array.reshape(len(array), -1)).all(axis=1))[0][0])
+                raise SpecError(f"{where} has NaN or infinite values (row {bad} is the first); fill or drop them first.")
+            digest.update(name.encode() + repr(array.shape).encode() + np.ascontiguousarray(array).tobytes())
+        if len(y) == 0:
+            raise SpecError(f"{what} holds no rows.")
+        digest.update(np.ascontiguousarray(y).tobytes() + repr(names).encode())
+        entry = (x, y, names)
+    key = digest.hexdigest()[:16]
+    _MEMORY[key] = entry
+    return {"memory": key, **({"label": label} if label is not None else {})}
+
+
+def data_overrides(data: Any = None, validation_data: Any = None, test_data: Any = None,
+                   label: str | None = None) -> list[str]:
+    """Data given in Python as spec overrides (`data.source={memory: KEY}`, `data.validation=...`), each
+    checked as a file source would be; the spec's other data settings (batch size, normalize) stay."""
+    import json
+
+    overrides = []
+    for name, given in (("source", data), ("validation", validation_data), ("test", test_data)):
+        if given is not None:
+            overrides.append(f"data.{name}={json.dumps(remember(given, label, 'data' if name == 'source' else f'{name}_data'))}")
+    return overrides
+
+
+def with_data(spec: Spec, data: Any = None, validation_data: Any = None, test_data: Any = None,
+              label: str | None = None) -> Spec:
+    """`data_overrides` applied to a loaded spec; a given validation or test split replaces the fraction
+    (`validation_split`, `test_split`) the spec held out."""
+    import copy
+
+    from zoo.builders.spec import apply_override, check_tree
+
+    changed = spec.replace(copy.deepcopy(spec.tree))
+    for text in data_overrides(data, validation_data, test_data, label):
+        apply_override(changed, text)
+    for name, given in (("validation", validation_data), ("test", test_data)):
+        if given is not None:
+            changed.tree["data"].pop(f"{name}_split", None)
+    return check_tree(changed)
+
+
+def with_given_data(spec: Any, overrides: Any, data: Any, validation_data: Any, test_data: Any,
+                    label: str | None) -> Spec:
+    """`train`'s and `tune`'s spec argument (a Spec, a path, YAML text or a mapping) loaded, with its
+    overrides and the data given in Python."""
+    from zoo.builders.spec import load_spec
+
+    given = data is not None or validation_data is not None or test_data is not None
+    if isinstance(spec, Spec):
+        return with_data(spec, data, validation_data, test_data, label) if given else spec
+    return load_spec(spec, [*overrides, *(data_overrides(data, validation_data, test_data, label) if given else [])])
+
+
+def _numeric(array: Any, where: str) -> np.ndarray:
+    from zoo.builders.errors import SpecError
+
+    try:
+        array = np.asarray(array)
+    except Exception as error:
+        raise SpecError(f"{where} cannot be read as an array: {error}") from None
+    if array.dtype.kind not in "biuf":
+        raise SpecError(f"{where} holds {array.dtype} values; the inputs must be numbers.")
+    return array.astype("float32")
+
+
+def _labels(y: Any, where: str) -> tuple[np.ndarray, list | None]:
+    """Targets as training reads a label column: integers (classes), floats (regression), or names
+    (classes numbered in sorted order)."""
+    from zoo.builders.errors import SpecError
+
+    y = np.asarray(y)
+    if y.dtype.kind in "USO":
+        if y.ndim != 1:
+            raise SpecError(f"{where}: class names must be one per row (shape (n,)); got shape {y.shape}.")
+        names, codes = np.unique(y.astype(str), return_inverse=True)
+        return codes.astype("int32"), [str(n) for n in names]
+    if y.dtype.kind not in "biuf":
+        raise SpecError(f"{where} holds {y.dtype} values; targets are numbers or class names.")
+    if y.ndim == 0:
+        raise SpecError(f"{where} is a single value; give one target per row.")
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise SpecError(f"{where} has NaN or infinite targets; drop those rows first.")
+    whole = y.dtype.kind in "biu" or bool(np.all(np.mod(y, 1) == 0))
+    return (y.astype("int32") if whole and y.ndim == 1 else y.astype("float32")), None
+
+
+def _dataset_arrays(dataset: Any, what: str) -> tuple:
+    """A tf.data.Dataset of (x, y) elements as arrays: batched when its first axis is unknown."""
+    from zoo.builders.errors import SpecError
+
+    spec = dataset.element_spec
+    if not isinstance(spec, tuple) or len(spec) != 2:
+        raise SpecError(f"{what}: a tf.data.Dataset must yield (x, y) pairs; its elements are {spec}.")
+    first = next(iter(spec[0].values())) if isinstance(spec[0], dict) else spec[0]
+    batched = len(first.shape) > 0 and first.shape[0] is None
+    xs, ys = [], []
+    for x, y in dataset.as_numpy_iterator():
+        xs.append(x)
+        ys.append(y)
+    if not xs:
+        raise SpecError(f"{what}: the tf.data.Dataset is empty.")
+    join = np.concatenate if batched else np.stack
+    if isinstance(xs[0], dict):
+        return {k: join([x[k] for x in xs]) for k in xs[0]}, join(ys)
+    return join(xs), join(ys)
+
+
+def _memory(spec: Spec, path: tuple, source: dict) -> tuple:
+    entry = _MEMORY.get(source["memory"])
+    if entry is None:
+        raise spec.error(path + ("memory",), "this data was given in Python (zoo.train(spec, data=...)) and exists only "
+                         "in that process; pass it again (zoo.resume(run_dir, data=...)), or use a file source.")
+    if isinstance(entry, tuple):
+        return entry
+    return _frame_arrays(spec, path, source, entry, "DataFrame", "the DataFrame")
+
+
 def _npz(spec: Spec, path: tuple, source: dict) -> tuple[np.ndarray, np.ndarray, None]:
     file = find_file(spec, path + ("npz",), source["npz"])
     try:
@@ -240,12 +433,19 @@ def _npz(spec: Spec, path: tuple, source: dict) -> tuple[np.ndarray, np.ndarray,
         raise spec.error(path + ("npz",), f"cannot read {file} as a NumPy .npz file: {error}") from None
     keys = list(arrays.keys())
     x_key, y_key = source.get("x", "x"), source.get("y", "y")
-    for key, name in ((x_key, "x"), (y_key, "y")):
+    wanted = [(key, ("x", name)) for name, key in x_key.items()] if isinstance(x_key, dict) else [(x_key, ("x",))]
+    for key, where in wanted + [(y_key, ("y",))]:
         if key not in keys:
-            raise spec.error(path + (name,), f"{file} holds no array {key!r}; it holds {', '.join(keys)}.")
-    x, y = np.asarray(arrays[x_key], dtype="float32"), np.asarray(arrays[y_key])
-    if len(x) != len(y):
-        raise spec.error(path, f"{file}: {x_key} has {len(x)} rows but {y_key} has {len(y)}.")
+            raise spec.error(path + where, f"{file} holds no array {key!r}; it holds {', '.join(keys)}.", closest(key, keys))
+    y = np.asarray(arrays[y_key])
+    if isinstance(x_key, dict):  # named inputs: {input: key}
+        x = {name: np.asarray(arrays[key], dtype="float32") for name, key in x_key.items()}
+    else:
+        x = np.asarray(arrays[x_key], dtype="float32")
+    for name, array in (x.items() if isinstance(x, dict) else [(x_key, x)]):
+        key = x_key[name] if isinstance(x_key, dict) else x_key
+        if array.ndim == 0 or len(array) != len(y):
+            raise spec.error(path, f"{file}: {key} has {len(array) if array.ndim else 0} rows but {y_key} has {len(y)}.")
     return x, (y.astype("int32") if y.dtype.kind in "iub" else y.astype("float32")), None
 
 
@@ -291,6 +491,8 @@ def _arrays(spec: Spec, path: tuple, source: dict) -> tuple:
         x, y, names = _sklearn(spec, path, source)
     elif kind == "npz":
         x, y, names = _npz(spec, path, source)
+    elif kind == "memory":
+        x, y, names = _memory(spec, path, source)
     else:
         x, y, names = _table(spec, path, source, kind)
     return x, y, names, None
@@ -307,13 +509,13 @@ def _keep_classes(spec: Spec, x: np.ndarray, y: np.ndarray, classes: list) -> tu
         raise spec.error(("data", "classes"), f"no rows have the label(s) {missing}; the labels are {sorted(present)}.")
     keep = np.isin(y, classes)
     relabel = {c: i for i, c in enumerate(classes)}
-    return x[keep], np.array([relabel[v] for v in y[keep].tolist()], dtype=y.dtype)
+    return take_rows(x, keep), np.array([relabel[v] for v in y[keep].tolist()], dtype=y.dtype)
 
 
 def _split(x, y, fraction: float, rng: np.random.Generator):
-    order = rng.permutation(len(x))
-    held = int(round(len(x) * fraction))
-    return (x[order[held:]], y[order[held:]]), (x[order[:held]], y[order[:held]])
+    order = rng.permutation(count_rows(x))
+    held = int(round(count_rows(x) * fraction))
+    return (take_rows(x, order[held:]), y[order[held:]]), (take_rows(x, order[:held]), y[order[:held]])
 
 
 def load_data(spec: Spec, batch_size: int | None = None) -> Data:
@@ -335,7 +537,7 @@ def load_data(spec: Spec, batch_size: int | None = None) -> Data:
         x, y = _keep_classes(spec, x, y, classes)
         given_test = _keep_classes(spec, *given_test, classes) if given_test is not None else None
         class_names = [class_names[c] for c in classes] if class_names is not None else None
-    if len(x) == 0:
+    if count_rows(x) == 0:
         raise spec.error(path, "the data source holds no rows.")
     rng = np.random.default_rng(spec.seed if spec.seed is not None else 0)
     splits: dict[str, tuple] = {}
@@ -353,28 +555,35 @@ def load_data(spec: Spec, batch_size: int | None = None) -> Data:
             splits[name] = (ex, ey)
         elif section.get(f"{name}_split"):
             train, splits[name] = _split(*train, section[f"{name}_split"], rng)
-            if len(splits[name][0]) == 0:
-                raise spec.error(("data", f"{name}_split"), f"{name}_split={section[f'{name}_split']} of {len(train[0])} rows leaves no {name} rows.")
-        if len(train[0]) == 0:
-            raise spec.error(("data", f"{name}_split"), f"the split leaves no training rows out of {len(x)}.")
+            if count_rows(splits[name][0]) == 0:
+                raise spec.error(("data", f"{name}_split"), f"{name}_split={section[f'{name}_split']} of {count_rows(train[0])} rows leaves no {name} rows.")
+        if count_rows(train[0]) == 0:
+            raise spec.error(("data", f"{name}_split"), f"the split leaves no training rows out of {count_rows(x)}.")
     if section.get("limit"):
-        train = (train[0][: section["limit"]], train[1][: section["limit"]])
+        train = (take_rows(train[0], slice(0, section["limit"])), train[1][: section["limit"]])
     splits["train"] = train
     for name, (sx, sy) in splits.items():
-        if sx.shape[1:] != x.shape[1:]:
-            raise spec.error(("data", name), f"the {name} rows have shape {sx.shape[1:]}, the training rows {x.shape[1:]}.")
+        if row_shape(sx) != row_shape(x):
+            raise spec.error(("data", name), f"the {name} rows have shape {row_shape(sx)}, the training rows {row_shape(x)}.")
     task, num_classes = infer_task(train[1])
     info = DataInfo(
-        input_shape=tuple(int(d) for d in x.shape[1:]),
+        input_shape=row_shape(x),
         task=task,
         num_classes=num_classes,
         output_dim=int(np.prod(train[1].shape[1:])) if task == "regression" else 1,
-        sizes={name: len(split[0]) for name, split in splits.items()},
+        sizes={name: count_rows(split[0]) for name, split in splits.items()},
         class_names=class_names,
     )
-    if section.get("normalize"):
-        features = train[0].reshape(-1, train[0].shape[-1]) if train[0].ndim > 1 else train[0][:, None]
-        info.mean, info.variance = features.mean(axis=0), features.var(axis=0)
+    if section.get("normalize"):  # statistics of the training rows only; per named input
+        def statistics(array):
+            features = array.reshape(-1, array.shape[-1]) if array.ndim > 1 else array[:, None]
+            return features.mean(axis=0), features.var(axis=0)
+
+        if isinstance(train[0], dict):
+            found = {name: statistics(array) for name, array in train[0].items()}
+            info.mean, info.variance = {n: m for n, (m, _) in found.items()}, {n: v for n, (_, v) in found.items()}
+        else:
+            info.mean, info.variance = statistics(train[0])
     size = batch_size or section["batch_size"]
     pipelines = {name: _pipeline_from_arrays(split, size, name == "train", section, spec.seed) for name, split in splits.items()}
     return Data(info, pipelines["train"], pipelines.get("validation"), pipelines.get("test"), arrays=splits)
@@ -389,7 +598,7 @@ def _pipeline_from_arrays(split: tuple, batch_size: int, training: bool, section
     import tensorflow as tf
 
     dataset = tf.data.Dataset.from_tensor_slices(split)
-    return _finish(dataset, len(split[0]), batch_size, training, section, seed)
+    return _finish(dataset, count_rows(split[0]), batch_size, training, section, seed)
 
 
 def _finish(dataset, size: int | None, batch_size: int, training: bool, section: dict, seed: int | None):

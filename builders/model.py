@@ -183,13 +183,16 @@ def _first_line(error: Exception) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def _input_preprocessing(spec: Spec, info: DataInfo | None) -> list[keras.layers.Layer]:
+def _input_preprocessing(spec: Spec, info: DataInfo | None, name: str | None = None) -> list[keras.layers.Layer]:
+    """Rescaling and normalization (training-split statistics) of the input, or of the named input `name`."""
     layers: list[keras.layers.Layer] = []
     rescale = spec.get("data", "rescale")
     if rescale:
-        layers.append(keras.layers.Rescaling(rescale))
+        layers.append(keras.layers.Rescaling(rescale, name=None if name is None else f"{name}_rescaling"))
     if spec.get("data", "normalize") and info is not None and info.mean is not None:
-        layers.append(keras.layers.Normalization(axis=-1, mean=info.mean, variance=_unit_if_constant(info.mean, info.variance)))
+        mean, variance = (info.mean, info.variance) if name is None or not isinstance(info.mean, dict) else (info.mean[name], info.variance[name])
+        layers.append(keras.layers.Normalization(axis=-1, mean=mean, variance=_unit_if_constant(mean, variance),
+                                                 name=None if name is None else f"{name}_normalization"))
     return layers
 
 
@@ -395,12 +398,25 @@ def _build_graph(spec: Spec, builder: _Builder, info: DataInfo | None) -> keras.
         if key not in section:
             raise spec.error(("model",), f"a graph model needs `model.{key}`.")
     tensors: dict[str, Any] = {}
+    shapes = info.input_shape if info is not None else None
+    if isinstance(shapes, dict):  # the data feeds named inputs: the same names, the same shapes
+        if set(shapes) != set(section["inputs"]):
+            raise spec.error(("model", "inputs"), f"the data feeds the inputs {sorted(shapes)}, the graph declares "
+                             f"{sorted(section['inputs'])}; name the same inputs in both.")
+    elif shapes is not None and len(section["inputs"]) > 1:
+        raise spec.error(("model", "inputs"), f"the graph has {len(section['inputs'])} inputs but the data feeds one array "
+                         f"of rows shaped {list(shapes)}; give the data source named inputs (csv/parquet "
+                         "`features: {input: [columns]}`, npz `x: {input: key}`).")
     for name, shape in section["inputs"].items():
+        expected = shapes.get(name) if isinstance(shapes, dict) else (shapes if shapes is not None else None)
+        if expected is not None and tuple(shape) != tuple(expected):
+            raise spec.error(("model", "inputs", name), f"the input {name!r} is declared {list(shape)} but the data's rows "
+                             f"for it have shape {list(expected)}.")
         tensors[name] = keras.Input(shape=tuple(shape), name=name)
     inputs = list(tensors.values())
-    if len(inputs) == 1:
-        for layer in _input_preprocessing(spec, info):
-            tensors[next(iter(tensors))] = layer(tensors[next(iter(tensors))])
+    for name in list(tensors):
+        for layer in _input_preprocessing(spec, info, name if isinstance(shapes, dict) else None):
+            tensors[name] = layer(tensors[name])
     outputs = section["outputs"] if isinstance(section["outputs"], list) else [section["outputs"]]
     for index, node in enumerate(section["graph"]):
         path = ("model", "graph", index)

@@ -81,7 +81,7 @@ _SPLIT = {
 _SOURCE = {
     "description": (
         "a data source: {sklearn: NAME}, {tfds: NAME}, {csv: PATH, label: COLUMN}, "
-        "{parquet: PATH, label: COLUMN}, {npz: PATH} or {mnist1d: {...}}"
+        "{parquet: PATH, label: COLUMN}, {npz: PATH}, {mnist1d: {...}}, or {memory: KEY} for data given in Python"
     ),
     "type": "object",
     "properties": {
@@ -94,8 +94,20 @@ _SOURCE = {
         "split": {"type": "string", "minLength": 1},
         "data_dir": {"type": "string"},
         "label": {"type": "string", "minLength": 1},
-        "features": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-        "x": {"type": "string"},
+        "features": {
+            "description": "the feature columns: a list, or {input name: [columns]} to feed a graph's named inputs",
+            "oneOf": [
+                {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                {"type": "object", "minProperties": 1,
+                 "additionalProperties": {"type": "array", "items": {"type": "string"}, "minItems": 1}},
+            ],
+        },
+        "x": {
+            "description": "the npz key of the inputs, or {input name: key} to feed a graph's named inputs",
+            "oneOf": [{"type": "string"}, {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string"}}],
+        },
+        "memory": {"type": "string", "pattern": "^[0-9a-f]{16}$",
+                   "description": "arrays given in Python (zoo.train(spec, data=...)); written by the API, not by hand"},
         "y": {"type": "string"},
         "input_key": {"type": "string"},
         "label_key": {"type": "string"},

@@ -135,6 +135,14 @@ def load_spec(path_or_text: str | Path | Mapping, overrides: Sequence[str] = ())
     return spec
 
 
+def check_tree(spec: Spec) -> Spec:
+    """A spec whose tree was changed in code, checked as `load_spec` checks a file."""
+    _check_numbers(spec, spec.tree)
+    _check_markers(spec)
+    _validate_schema(spec)
+    return spec
+
+
 def _check_numbers(spec: Spec, node: Any, path: tuple = ()) -> None:
     """NaN and infinity are refused wherever they stand: no Keras argument means them."""
     if isinstance(node, float) and not math.isfinite(node):

@@ -33,7 +33,7 @@ from typing import Any, Sequence
 import keras
 import numpy as np
 
-from zoo.builders.data import Data
+from zoo.builders.data import Data, with_data, with_given_data as _with_given_data
 from zoo.builders.errors import RunError
 from zoo.builders.files import atomic_path, write_json, write_text
 from zoo.builders.history import CallbackState, HistoryFile, read_history, tensorboard
@@ -84,26 +84,41 @@ def _callbacks(plan: RunPlan, run_dir: Path, backup: AtomicBackupAndRestore, mlf
 
 
 def train(
-    spec: Spec | str | Path,
+    spec: Spec | str | Path | dict,
     overrides: Sequence[str] = (),
     run_dir: str | Path | None = None,
     quiet: bool = False,
     verbose: int | str = "auto",
+    *,
+    data: Any = None,
+    validation_data: Any = None,
+    test_data: Any = None,
+    label: str | None = None,
 ) -> RunResult:
     """Train the model a spec describes and write its run directory.
 
     The run plan is built (and so the spec validated) before anything is written.
 
+    Example, with data already in memory (as in a notebook):
+
+        result = zoo.train({"version": 1, "model": {"zoo": "mlp", "units": [64]}}, data=(x, y),
+                           validation_data=(x_val, y_val))
+        result.metrics["final_val_accuracy"], result.model, result.paths["model.keras"]
+
     Args:
-        spec: a `Spec`, or a path / YAML text for `load_spec`.
+        spec: a `Spec`, a path / YAML text for `load_spec`, or a parsed mapping.
+        data: training data given in Python instead of the spec's source: `(x, y)` NumPy arrays (x may be
+            {input name: array} for a graph's named inputs), a pandas DataFrame (with `label=`), or a
+            `tf.data.Dataset` of `(x, y)`; checked as a file source is. The spec's other data settings stay.
+        validation_data, test_data: splits in the same forms (replacing validation_split / test_split).
+        label: the target column of DataFrames.
         overrides: dotted overrides such as `"train.epochs=5"`.
         run_dir: where to write (default `<output.directory>/<name>/<timestamp>/`): a new or empty
             directory, or an unfinished run of the same spec, which then continues.
         quiet: one line per epoch instead of Keras's progress bar (`verbose=2`).
         verbose: Keras's fit verbosity: "auto" (a progress bar), 2 (one line per epoch), 0 (nothing).
     """
-    if not isinstance(spec, Spec):
-        spec = load_spec(spec, overrides)
+    spec = _with_given_data(spec, overrides, data, validation_data, test_data, label)
     spec = spec.resolved()  # each marker takes its default
     check_name(spec.name, "the run name")
     text = spec.to_yaml()
@@ -124,15 +139,22 @@ def train(
             return _execute(plan, directory, 2 if quiet else verbose)
 
 
-def resume(run_dir: str | Path, quiet: bool = False, verbose: int | str = "auto") -> RunResult:
+def resume(run_dir: str | Path, quiet: bool = False, verbose: int | str = "auto", *, data: Any = None,
+           validation_data: Any = None, test_data: Any = None, label: str | None = None) -> RunResult:
     """Continue an interrupted run from its last finished epoch, with its own spec; a run killed
-    while finishing is finished."""
+    while finishing is finished. A run of data given in Python needs the same data again (`data=`...)."""
     with OwnedDirectory.reopen(run_dir, "run") as directory:
         if directory.state == "complete":
             raise RunError(f"{directory.path} holds a finished run; there is nothing to resume.")
         if not (directory.path / "spec.yaml").exists():
             raise RunError(f"{directory.path} has no spec.yaml: the run never started; start it again with zoo train.")
         spec = load_spec(directory.path / "spec.yaml").resolved()
+        if data is not None or validation_data is not None or test_data is not None:
+            given = with_data(spec, data, validation_data, test_data, label).tree["data"]
+            for name in ("source", "validation", "test"):
+                if given.get(name) != spec.tree["data"].get(name):
+                    raise RunError(f"the {name} data given differs from the data {directory.path} was trained on; "
+                                   "resume it with the same arrays.")
         with _policy_kept():
             plan = build_plan(spec, log_dir=_log_dir(spec, directory.path))
             write_run_record(directory.path, spec.source, resumed=True)

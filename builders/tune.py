@@ -33,6 +33,7 @@ import numpy as np
 
 from zoo.builders import _keras_tuner
 from zoo.builders.distributed import WorkerLeases, distributed, is_chief
+from zoo.builders.data import with_given_data as _with_given_data
 from zoo.builders.errors import RunError, SpecError, closest
 from zoo.builders.files import write_json, write_text
 from zoo.builders.hypermodel import SpecHyperModel, build_hypermodel
@@ -356,6 +357,11 @@ def tune(
     overwrite: bool = False,
     verbose: int | str = 0,
     report=print,
+    *,
+    data: Any = None,
+    validation_data: Any = None,
+    test_data: Any = None,
+    label: str | None = None,
 ) -> dict[str, Any]:
     """Run the search a spec's `tune` section describes; write the results beside KerasTuner's state.
 
@@ -366,12 +372,12 @@ def tune(
         resume: continue the search in the spec's search directory (finished trials are kept).
         overwrite: start again, deleting an earlier search of ours there (never a folder we did not make).
         report: where the budget, the space and the results table are printed.
+        data, validation_data, test_data, label: data given in Python, as `zoo.train` takes it.
 
     Raises:
         SpecError: a problem in the spec. RunError: the directory is not ours or in use, or no trial finished.
     """
-    if not isinstance(spec, Spec):
-        spec = load_spec(spec, overrides)
+    spec = _with_given_data(spec, overrides, data, validation_data, test_data, label)
     if not spec.markers:
         raise spec.error(("tune",), "the spec has no {hp: ...} markers, so there is nothing to search.")
     hypermodel = build_hypermodel(spec, verbose=verbose)

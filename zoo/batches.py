@@ -33,7 +33,7 @@ class ArrayBatches(keras.utils.PyDataset):
     """`(x, y)` batches of NumPy arrays, in order or reshuffled each epoch from `(seed, epoch)`.
 
     Args:
-        x: the inputs, first axis the rows.
+        x: the inputs, first axis the rows; or {input name: array} for a model with named inputs.
         y: the targets (same number of rows), or None for inputs only.
         batch_size: rows per batch; the last batch holds the rest.
         shuffle: a fresh permutation of the rows each epoch.
@@ -49,8 +49,12 @@ class ArrayBatches(keras.utils.PyDataset):
     def __init__(self, x: np.ndarray, y: np.ndarray | None, batch_size: int, *, shuffle: bool = False,
                  seed: int | None = None, multiple_of: int = 1, process: tuple[int, int] = (0, 1)) -> None:
         super().__init__()
-        if y is not None and len(x) != len(y):
-            raise ValueError(f"ArrayBatches: x has {len(x)} rows but y has {len(y)}.")
+        self.size = len(next(iter(x.values()))) if isinstance(x, dict) else len(x)  # named inputs: {name: array}
+        if isinstance(x, dict) and any(len(a) != self.size for a in x.values()):
+            raise ValueError(f"ArrayBatches: the named inputs have different numbers of rows: "
+                             f"{ {k: len(a) for k, a in x.items()} }.")
+        if y is not None and self.size != len(y):
+            raise ValueError(f"ArrayBatches: x has {self.size} rows but y has {len(y)}.")
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"ArrayBatches: batch_size must be a positive integer; got {batch_size!r}.")
         self.x, self.y = x, y
@@ -69,7 +73,7 @@ class ArrayBatches(keras.utils.PyDataset):
     @property
     def rows(self) -> int:
         """Rows served per epoch."""
-        return len(self.x) - len(self.x) % self.multiple_of
+        return self.size - self.size % self.multiple_of
 
     def __len__(self) -> int:
         return math.ceil(self.rows / self.batch_size)
@@ -88,7 +92,7 @@ class ArrayBatches(keras.utils.PyDataset):
 
     def on_epoch_begin(self) -> None:
         if self.shuffle:
-            self._order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.x))
+            self._order = np.random.default_rng([self.seed, self.epoch]).permutation(self.size)
         self.epoch += 1
 
     def __getitem__(self, index: int):
@@ -99,8 +103,8 @@ class ArrayBatches(keras.utils.PyDataset):
             rows = np.sort(self._order[rows])  # sorted: a gather in memory order is faster, the batch is the same set
         index, count = self.process
         if count > 1:
-            rows = np.arange(len(self.x))[rows][index::count]
-        x = self.x[rows]
+            rows = np.arange(self.size)[rows][index::count]
+        x = {k: a[rows] for k, a in self.x.items()} if isinstance(self.x, dict) else self.x[rows]
         return x if self.y is None else (x, self.y[rows])
 
 
