@@ -121,9 +121,16 @@ def export_run(run_dir: str | Path, form: str, output: str | Path) -> dict[str, 
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
     try:
         artefact = staging / output.name
-        with _quiet():
+        with _quiet(), _normalization_as_variables(model, form):
             model.export(str(artefact), format=FORMATS[form], verbose=False)
-            found = CHECKS[form](artefact, rows)
+        try:
+            with _quiet():
+                found = CHECKS[form](artefact, rows)
+        except RunError:
+            raise
+        except Exception as error:  # the runtime's own words for an artefact it cannot run
+            raise RunError(f"the {form} export cannot be run by its runtime ({type(error).__name__}: "
+                           f"{str(error).strip().splitlines()[0] if str(error).strip() else ''}); nothing was written.") from None
         difference = float(np.max(np.abs(found.reshape(expected.shape) - expected))) if found.size == expected.size else float("inf")
         if not difference <= TOLERANCE:
             raise RunError(f"the {form} export's predictions differ from the Keras model's by {difference:.3g} "
@@ -138,6 +145,29 @@ def export_run(run_dir: str | Path, form: str, output: str | Path) -> dict[str, 
         if not beside.exists():
             shutil.copyfile(card, beside)
     return {"output": str(output), "format": form, "rows_checked": int(len(rows)), "max_abs_difference": difference}
+
+
+@contextlib.contextmanager
+def _normalization_as_variables(model, form: str):
+    """For ONNX on TensorFlow: a Normalization layer holds its mean and variance as constant tensors, which
+    tf2onnx turns into extra graph inputs instead of weights; as variables for the export, they are frozen
+    into the graph as constants. Put back afterwards."""
+    import keras
+
+    swapped = []
+    if form == "onnx" and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        for layer in model._flatten_layers(include_self=False, recursive=True):
+            if isinstance(layer, keras.layers.Normalization) and getattr(layer, "mean", None) is not None:
+                swapped.append((layer, layer.mean, layer.variance))
+                layer.mean = tf.Variable(layer.mean, trainable=False)
+                layer.variance = tf.Variable(layer.variance, trainable=False)
+    try:
+        yield
+    finally:
+        for layer, mean, variance in swapped:
+            layer.mean, layer.variance = mean, variance
 
 
 def _missing(module: str) -> bool:
