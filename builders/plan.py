@@ -408,7 +408,8 @@ def _check_unfreezing(spec: Spec, callbacks: list, model: keras.Model, epochs: i
             raise spec.error(path + (("layers",) if from_transfer else ()), str(error)) from None
         if callback.after_epoch >= epochs:
             raise spec.error(path + (("after_epoch",) if from_transfer else ()),
-                             f"after_epoch {callback.after_epoch} is never reached: training runs epochs 0 to {epochs - 1}.")
+                             f"after_epoch {callback.after_epoch} is never reached: the layers unfreeze after that many epochs, "
+                                 f"and training runs {epochs}.")
 
 
 def _give_probes(callbacks: list, data: Data, log_dir: Path | None) -> None:
