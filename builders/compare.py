@@ -90,7 +90,7 @@ def _cell(value: Any) -> str:
 def format_comparison(result: dict[str, Any]) -> str:
     """Two tables: the spec paths whose values differ, then the metrics; one column per run."""
     runs = result["runs"]
-    lines = [f"runs: " + ", ".join(f"[{i + 1}] {r}" for i, r in enumerate(runs))]
+    lines = ["runs: " + ", ".join(f"[{i + 1}] {r}" for i, r in enumerate(runs))]
 
     def table(title: str, rows: dict[str, list]) -> None:
         lines.append("")

@@ -43,7 +43,8 @@ def tensorboard(log_dir: Path) -> list:
 
 
 class HistoryFile(keras.callbacks.Callback):
-    """Rewrites history.csv atomically after every epoch; on resume, keeps the epochs already done."""
+    """Rewrites history.csv atomically after every epoch; on resume, keeps the epochs already done.
+    Its `epoch` column counts from 1, as the console, metrics.json and the plots do."""
 
     def __init__(self, path: Path) -> None:
         super().__init__()
@@ -51,15 +52,15 @@ class HistoryFile(keras.callbacks.Callback):
         self.rows: list[dict] = read_history(path)
 
     def on_epoch_begin(self, epoch, logs=None):
-        # After a resume, `epoch` is where the backup restarts: forget rows it will redo.
-        self.rows = [row for row in self.rows if row["epoch"] < epoch]
+        # After a resume, `epoch` (Keras's 0-based index) is where the backup restarts: forget rows it will redo.
+        self.rows = [row for row in self.rows if row["epoch"] <= epoch]
 
     def on_epoch_end(self, epoch, logs=None):
-        row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}}
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
         optimizer = self.model.optimizer
         if "learning_rate" not in row and optimizer is not None:
             row["learning_rate"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-        self.rows = [r for r in self.rows if r["epoch"] != epoch] + [row]
+        self.rows = [r for r in self.rows if r["epoch"] != epoch + 1] + [row]
         keys = list(dict.fromkeys(k for r in self.rows for k in r))
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=keys)

@@ -218,8 +218,23 @@ def build_plan(spec: Spec, hp: Any = None, *, log_dir: Path | None = None, data_
         raise spec.error((), f"the spec cannot be built: {type(error).__name__}: {text}") from None
 
 
+def _check_output(spec: Spec) -> None:
+    """What the output section asks for can be done here: MLflow installed (and, for its default local
+    SQLite store, SQLAlchemy and Alembic)."""
+    import importlib.util
+
+    section = spec.tree["output"].get("mlflow")
+    if section is None:
+        return
+    needed = ["mlflow"] + ([] if section.get("tracking_uri") else ["sqlalchemy", "alembic"])
+    missing = [m for m in needed if importlib.util.find_spec(m) is None]
+    if missing:
+        raise spec.error(("output", "mlflow"), f"MLflow tracking needs {', '.join(missing)}: pip install 'keras-zoo[mlflow]'.")
+
+
 def _build_plan(spec: Spec, hp: Any, log_dir: Path | None, data_cache: dict | None) -> RunPlan:
     spec = spec.resolved(hp)
+    _check_output(spec)
     strategy = distribution_strategy(spec)
     distribution = apply_distribution(spec)
     apply_runtime(spec)

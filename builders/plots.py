@@ -57,16 +57,19 @@ def plot_search(records: list[dict], importance: dict[str, float], objective: st
                 log_scaled: tuple[str, ...] = ()) -> None:
     """The score of each finished trial against its KerasTuner trial id, and against the (up to) three
     hyperparameters that matter most (by `importance`, or the first three when it is empty: too few trials
-    to rank them). Hyperparameters in `log_scaled` were sampled on a log scale and are plotted on one."""
+    to rank them: those that took the most distinct values). Hyperparameters in `log_scaled` were sampled on a log scale and are plotted on one."""
     plt = _pyplot()
 
     done = [r for r in records if r["score"] is not None and math.isfinite(r["score"])]
     names = sorted({k for r in done for k in r["hyperparameters"] if not k.startswith("tuner/")})
-    top = sorted(importance, key=importance.get, reverse=True)[:3] if importance else names[:3]
+    spread = {n: len({str(r["hyperparameters"].get(n)) for r in done}) for n in names}  # distinct values tried
+    top = (sorted(importance, key=importance.get, reverse=True) if importance
+           else sorted((n for n in names if spread[n] > 1), key=lambda n: -spread[n]))[:3]
     figure, axes = plt.subplots(1, 1 + len(top), figsize=(4.5 * (1 + len(top)), 3.5), squeeze=False)
     scores = [r["score"] for r in done]
     axes[0][0].plot([int(r["trial"]) for r in done], scores, "o")
     axes[0][0].set_xlabel("trial id")
+    axes[0][0].xaxis.get_major_locator().set_params(integer=True)
     axes[0][0].set_ylabel(objective)
     axes[0][0].set_title(f"{len(done)} finished trials")
     for axis, name in zip(axes[0][1:], top):

@@ -183,13 +183,25 @@ def _labels_and_predictions(model, batches, arrays: tuple | None) -> tuple[np.nd
     return truth.astype("int64"), predicted
 
 
+def _spans_processes() -> bool:
+    """A distribution over several processes: each holds only its share of a prediction, which cannot be
+    gathered here, so the per-class report is left out (metrics.json has the evaluated metrics)."""
+    import keras
+
+    if keras.backend.backend() != "jax" or keras.distribution.distribution() is None:
+        return False
+    import jax
+
+    return jax.process_count() > 1
+
+
 def classification_report(model, data, run_dir: Path, plots: bool) -> dict[str, Any]:
     """For a classification run, per split (validation, test): classes_<split>.csv (precision, recall,
     F1, support per class) and confusion_<split>.png; returns {split: {"matrix", "classes", "accuracy"}}."""
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
     info = data.info
-    if info.task not in ("binary", "multiclass"):
+    if info.task not in ("binary", "multiclass") or _spans_processes():
         return {}
     count = info.num_classes or 2
     names = [str(n) for n in info.class_names] if info.class_names and len(info.class_names) == count else [str(i) for i in range(count)]
@@ -198,7 +210,11 @@ def classification_report(model, data, run_dir: Path, plots: bool) -> dict[str, 
         batches = getattr(data, split)
         if batches is None:
             continue
-        found = _labels_and_predictions(model, batches, data.arrays.get(split))
+        import keras
+
+        # Under a distribution each batch must split evenly over the devices: its batches are trimmed so.
+        arrays = data.arrays.get(split) if keras.distribution.distribution() is None else None
+        found = _labels_and_predictions(model, batches, arrays)
         if found is None:
             continue
         truth, predicted = found

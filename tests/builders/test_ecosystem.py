@@ -313,3 +313,21 @@ train: {{epochs: 5, metrics: [accuracy]}}
         "digits.csv", str(tmp_path / "digits.csv"))
     with pytest.raises(SpecError, match="give the data source named inputs"):
         zoo.validate(load_spec(one))
+
+
+def test_tune_takes_data_in_memory_too(tmp_path):
+    x, y = _iris()
+    spec = {**API_SPEC, "train": {**API_SPEC["train"], "epochs": 3,
+                                  "optimizer": {"Adam": {"learning_rate": {"hp": "Choice", "values": [0.01, 0.03]}}}},
+            "data": {**API_SPEC["data"], "validation_split": 0.25},
+            "tune": {"tuner": {"GridSearch": {}}, "objective": "val_accuracy", "directory": str(tmp_path)}}
+    summary = zoo.tune(spec, data=(x, y), report=lambda *_: None)
+    assert summary["counts"] == {"COMPLETED": 2}
+    best = yaml_of(tmp_path / "in_memory" / "best.yaml")
+    assert "memory" in best["data"]["source"]
+
+
+def yaml_of(path):
+    import yaml
+
+    return yaml.safe_load(path.read_text())

@@ -257,7 +257,7 @@ def test_kills_at_many_moments_never_restart_a_run_from_epoch_one(tmp_path):
         ran = [line for line in done.stdout.splitlines() if line.startswith("Epoch ")]
         if before:
             assert not ran or int(ran[0].split()[1].split("/")[0]) >= len(before), (before, ran)
-        assert [row["epoch"] for row in read_history(run_dir / "history.csv")] == list(range(epochs))
+        assert [row["epoch"] for row in read_history(run_dir / "history.csv")] == list(range(1, epochs + 1))
 
 
 class _Stop(Exception):

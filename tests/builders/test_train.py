@@ -114,7 +114,7 @@ def test_killed_run_resumes_from_its_last_finished_epoch(tmp_path):
     assert done_before - 1 <= first - 1 <= done_before
     assert first - 1 + len(ran) == epochs  # nothing run twice, nothing lost
     history = read_history(run_dir / "history.csv")
-    assert [row["epoch"] for row in history] == list(range(epochs))
+    assert [row["epoch"] for row in history] == list(range(1, epochs + 1))
     assert json.loads((run_dir / "metrics.json").read_text())["epochs_run"] == epochs
 
 
@@ -156,7 +156,7 @@ def test_ctrl_c_leaves_a_run_that_resumes_with_its_callback_counters(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     history = read_history(run_dir / "history.csv")
     # Counters restored: the same epochs run and the rate halved at the same epochs.
-    assert [row["epoch"] for row in history] == list(range(7))
+    assert [row["epoch"] for row in history] == list(range(1, 8))
     assert [row["learning_rate"] for row in history] == uninterrupted.history["learning_rate"]
 
 
