@@ -146,8 +146,6 @@ def _sklearn(spec: Spec, path: tuple, source: dict) -> tuple[np.ndarray, np.ndar
 
 
 def _table(spec: Spec, path: tuple, source: dict, kind: str) -> tuple[np.ndarray, np.ndarray, list | None]:
-    import pandas as pd
-
     file = find_file(spec, path + (kind,), source[kind])
     try:
         frame = _read_frame(file, kind)

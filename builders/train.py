@@ -101,8 +101,9 @@ def train(
 
     Example, with data already in memory (as in a notebook):
 
-        result = zoo.train({"version": 1, "model": {"zoo": "mlp", "units": [64]}}, data=(x, y),
-                           validation_data=(x_val, y_val))
+        spec = {"version": 1, "name": "notebook", "model": {"layers": [{"Dense": {"units": 64, "activation": "relu"}}],
+                "head": "auto"}, "train": {"metrics": ["accuracy"]}}
+        result = zoo.train(spec, data=(x, y), validation_data=(x_val, y_val))
         result.metrics["final_val_accuracy"], result.model, result.paths["model.keras"]
 
     Args:

@@ -15,7 +15,8 @@ Specs (YAML -> Keras objects -> runs and searches):
 
     import zoo
     spec = zoo.load_spec("specs/digits_mlp.yaml", ["train.epochs=5"])
-    result = zoo.train(spec)                  # RunResult: history, metrics, model, run_dir
+    result = zoo.train(spec)                  # RunResult: history, metrics, model, run_dir, paths
+    result = zoo.train(spec, data=(x, y))     # arrays, a DataFrame (label=...) or a tf.data.Dataset
     summary = zoo.tune("specs/digits_tune.yaml")
 
 Every name here is imported when first used (PEP 562), so `import zoo` costs

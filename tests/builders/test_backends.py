@@ -48,6 +48,28 @@ def _epoch(batches: ArrayBatches) -> list:
     return rows
 
 
+# The two JAX passes are the longest tests: here, early in the collection, the two workers start them first.
+def test_the_zoo_tests_pass_under_the_jax_backend():
+    """The zoo is backend-independent: its test directory runs again with KERAS_BACKEND=jax (all but the
+    import-cost tests, which start fresh interpreters whatever the backend)."""
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", "tests/zoo",
+                             "-k", "not pulls_in_no_builder"],
+                            capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert " passed" in result.stdout.splitlines()[-1] and "failed" not in result.stdout.splitlines()[-1]
+
+
+def test_the_train_tune_and_doctor_tests_pass_under_the_jax_backend():
+    """Runs are backend-neutral: these train and tune tests run again with KERAS_BACKEND=jax."""
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", *JAX_PASS],
+                            capture_output=True, text=True, cwd=ROOT, env=env, timeout=1200)
+    assert result.returncode == 0, result.stdout[-4000:]
+    last = result.stdout.strip().splitlines()[-1]
+    assert " passed" in last and "failed" not in last and "skipped" not in last, last
+
+
 def test_array_batches_shuffle_is_a_function_of_seed_and_epoch():
     x = np.arange(50, dtype="float32")[:, None]
     y = np.arange(50)
@@ -350,16 +372,6 @@ JAX_PASS = [
     "tests/builders/test_tune.py::test_hyperband_promoted_trials_carry_on_with_their_optimizer_state",
     "tests/builders/test_nothing_lost.py::test_a_deterministic_run_interrupted_and_resumed_has_the_uninterrupted_history",
 ]
-
-
-def test_the_train_tune_and_doctor_tests_pass_under_the_jax_backend():
-    """Runs are backend-neutral: these train and tune tests run again with KERAS_BACKEND=jax."""
-    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", *JAX_PASS],
-                            capture_output=True, text=True, cwd=ROOT, env=env, timeout=1200)
-    assert result.returncode == 0, result.stdout[-4000:]
-    last = result.stdout.strip().splitlines()[-1]
-    assert " passed" in last and "failed" not in last and "skipped" not in last, last
 
 
 @pytest.mark.slow  # about 2 minutes on 2 cores (five interpreters start); the suite's 15 minutes had no room left

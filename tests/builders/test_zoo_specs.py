@@ -1,11 +1,6 @@
-"""The zoo from specs: named architectures, zoo activations/optimizers/schedules by name, the CLI catalogue,
-and the zoo's own tests under the JAX backend."""
+"""The zoo from specs: named architectures, zoo activations/optimizers/schedules by name, the CLI catalogue."""
 
 from __future__ import annotations
-
-import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -17,7 +12,7 @@ from zoo.builders.model import build_model
 from zoo.builders.spec import load_spec
 from zoo.builders.inference import evaluate
 from zoo.builders.train import train
-from tests.conftest import DIGITS_SPEC, ROOT, call_zoo, run_zoo
+from tests.conftest import DIGITS_SPEC, call_zoo, run_zoo
 from zoo.layers import Maxout, NoisyReLU
 from zoo.optimizers import Backstitch, Yogi
 from zoo.schedules import OneCycle
@@ -102,14 +97,3 @@ def test_zoo_list_and_show(capsys):
     assert "rate" in layer.stdout and "Example" in layer.stdout
     missing = call_zoo(capsys, "show", "Maxot")
     assert missing.returncode == 2 and "Did you mean 'Maxout'" in missing.stderr
-
-
-def test_the_zoo_tests_pass_under_the_jax_backend():
-    """The zoo is backend-independent: its test directory runs again with KERAS_BACKEND=jax (all but the
-    import-cost tests, which start fresh interpreters whatever the backend)."""
-    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", "tests/zoo",
-                             "-k", "not pulls_in_no_builder"],
-                            capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
-    assert result.returncode == 0, result.stdout[-4000:]
-    assert " passed" in result.stdout.splitlines()[-1] and "failed" not in result.stdout.splitlines()[-1]
