@@ -130,6 +130,10 @@ def _version() -> str:
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     """The arguments; overrides may also come after options (`zoo train SPEC --run-dir D train.epochs=5`)."""
     parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `-v` alone must not swallow the override after it (`zoo train S -v train.epochs=5`): a level is a number.
+    argv = [f"{a}=1" if a in ("-v", "--verbose") and not (i + 1 < len(argv) and argv[i + 1].isdigit()) else a
+            for i, a in enumerate(argv)]
     arguments, extra = parser.parse_known_args(argv)
     late = [a for a in extra if "=" in a and not a.startswith("-")]
     target = "files" if arguments.command == "validate" else "overrides"

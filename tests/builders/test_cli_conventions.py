@@ -73,3 +73,10 @@ def test_catalogue_schema_and_a_spec_without_data_import_no_tensorflow(tmp_path)
                   "print(code, 'tensorflow' in sys.modules)")
         done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
         assert done.stdout.split()[-2:] == ["0", "False"], (command, done.stdout, done.stderr[-1500:])
+
+
+def test_a_bare_verbose_flag_leaves_the_next_override_alone():
+    from zoo.builders.cli import _parse
+
+    assert _parse(["train", "s.yaml", "-v", "train.epochs=5"]).overrides == ["train.epochs=5"]
+    assert _parse(["tune", "s.yaml", "--verbose", "2"]).verbose == 2
