@@ -30,7 +30,8 @@ from zoo.batches import ArrayBatches, map_batches, start_at
 from zoo.builders.errors import RunError, closest
 from zoo.builders.spec import Spec
 
-__all__ = ["DataInfo", "Data", "load_data", "infer_task", "read_inputs", "remember", "data_overrides", "with_data"]
+__all__ = ["DataInfo", "Data", "load_data", "infer_task", "read_inputs", "remember", "data_overrides", "with_data",
+           "anchored"]
 
 SOURCE_KINDS = ("sklearn", "tfds", "csv", "parquet", "npz", "mnist1d", "memory")
 
@@ -200,11 +201,14 @@ def _read_frame(file: Path, kind: str, header: int | None = 0):
         raise ValueError(f"cannot read {file} as {kind}: {str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}") from None
 
 
-def read_inputs(path: str | Path, features: list | None = None, label: str | None = None) -> np.ndarray:
+def read_inputs(path: str | Path, features: list | dict | None = None, label: str | None = None,
+                keys: str | dict | None = None):
     """Rows to predict from a .npy, .npz (key `x`), .csv or .parquet file, as float32.
 
     A table is read as training read it: the training features by name when the training
     source named them, the label column dropped; a CSV whose first row is all numbers has no header.
+    For a model with named inputs, `features` ({input: [columns]}) or the npz `keys` ({input: key})
+    give {input name: array}.
 
     Raises:
         RunError: a missing, unreadable, empty or non-numeric file, with what to do.
@@ -220,8 +224,12 @@ def read_inputs(path: str | Path, features: list | None = None, label: str | Non
             x = np.load(path, allow_pickle=False)
         elif suffix == ".npz":
             with np.load(path, allow_pickle=False) as arrays:
-                if "x" not in arrays:
-                    raise RunError(f"{path} holds no array 'x'; it holds {', '.join(arrays.keys()) or 'nothing'}.")
+                wanted = keys if isinstance(keys, dict) else {None: "x"}
+                for key in wanted.values():
+                    if key not in arrays:
+                        raise RunError(f"{path} holds no array {key!r}; it holds {', '.join(arrays.keys()) or 'nothing'}.")
+                if isinstance(keys, dict):
+                    return {name: _input_array(arrays[key], f"{path}[{key}]") for name, key in keys.items()}
                 x = arrays["x"]
         elif suffix in (".csv", ".parquet"):
             kind = suffix[1:]
@@ -229,6 +237,13 @@ def read_inputs(path: str | Path, features: list | None = None, label: str | Non
             if kind == "csv":  # a first row of names is a header; a first row of numbers is data
                 header = len(frame) > 0 and not all(_is_number(v) for v in frame.iloc[0])
                 frame = _read_frame(path, kind) if header else frame
+            if isinstance(features, dict):  # named inputs
+                for columns in features.values():
+                    missing = [c for c in columns if c not in frame.columns]
+                    if missing:
+                        raise RunError(f"{path} has no column {missing[0]!r}, which the model was trained on; "
+                                       f"columns are {', '.join(map(str, frame.columns))}.")
+                return {name: _input_array(frame[columns].to_numpy(), f"{path} {name}") for name, columns in features.items()}
             if features is not None:
                 missing = [c for c in features if c not in frame.columns]
                 if missing:
@@ -245,10 +260,14 @@ def read_inputs(path: str | Path, features: list | None = None, label: str | Non
             raise RunError(f"cannot read {path}: expected a .npy, .npz, .csv or .parquet file.")
     except ValueError as error:  # numpy's and pandas's words for an unreadable file
         raise RunError(f"cannot read {path}: {str(error).strip().splitlines()[0] if str(error).strip() else 'unreadable'}") from None
+    return _input_array(x, str(path))
+
+
+def _input_array(x: np.ndarray, where: str) -> np.ndarray:
     if x.dtype.kind not in "biuf":
-        raise RunError(f"{path} holds {x.dtype} values, not numbers.")
+        raise RunError(f"{where} holds {x.dtype} values, not numbers.")
     if x.ndim == 0 or len(x) == 0:
-        raise RunError(f"{path} holds no rows.")
+        raise RunError(f"{where} holds no rows.")
     return np.asarray(x, dtype="float32")
 
 
@@ -477,6 +496,36 @@ def find_file(spec: Spec, path: tuple, name: str, what: str = "data file") -> Pa
     if not file.exists():
         raise spec.error(path, f"{what} not found: {name} (looked in {Path.cwd()} and beside the spec).")
     return file
+
+
+def anchored(spec: Spec) -> Spec:
+    """The spec with each file it names (csv/parquet/npz sources and splits, transfer.from) as an absolute
+    path, so the copy a run or a search writes (spec.yaml, best.yaml) finds them from any folder; a file
+    that is not found is left for the plan to report."""
+    import copy
+
+    tree = copy.deepcopy(spec.tree)
+    changed = False
+    data = tree.get("data") if isinstance(tree.get("data"), dict) else {}
+    for name in ("source", "validation", "test"):
+        source = data.get(name)
+        if not isinstance(source, dict):
+            continue
+        for kind in ("csv", "parquet", "npz"):
+            if isinstance(source.get(kind), str):
+                try:
+                    source[kind] = str(find_file(spec, ("data", name, kind), source[kind]).resolve())
+                    changed = True
+                except Exception:  # a SpecError the plan raises with its context
+                    pass
+    transfer = tree.get("transfer")
+    if isinstance(transfer, dict) and isinstance(transfer.get("from"), str):
+        try:
+            transfer["from"] = str(find_file(spec, ("transfer", "from"), transfer["from"], "model").resolve())
+            changed = True
+        except Exception:
+            pass
+    return spec.replace(tree) if changed else spec
 
 
 def _arrays(spec: Spec, path: tuple, source: dict) -> tuple:

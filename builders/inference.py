@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from zoo.batches import map_batches
-from zoo.builders.data import load_data, read_inputs
+from zoo.builders.data import load_data, read_inputs, row_shape
 from zoo.builders.errors import RunError, SpecError
 from zoo.builders.model import reconstructs
 from zoo.builders.spec import Spec, load_spec
@@ -55,7 +55,14 @@ def _load_run(run_dir: str | Path) -> tuple[Spec, keras.Model, dict]:
     return spec, _load_model(run_dir / "model.keras"), facts if isinstance(facts, dict) else {}
 
 
-def _check_rows(model: keras.Model, shape: tuple, where: str) -> None:
+def _check_rows(model: keras.Model, shape, where: str) -> None:
+    """Rows of `shape` (a tuple, or {input name: tuple} for named inputs) fit the model's inputs."""
+    if isinstance(shape, dict) or len(model.inputs) > 1:
+        expected = {t.name: tuple(t.shape[1:]) for t in model.inputs}
+        found = {k: tuple(v) for k, v in shape.items()} if isinstance(shape, dict) else shape
+        if found != expected:
+            raise RunError(f"{where}: rows have shape {found}, the model's named inputs expect {expected}.")
+        return
     expected = tuple(model.input_shape[1:])
     if tuple(shape) != expected:
         raise RunError(f"{where}: rows have shape {tuple(shape)}, the model expects {expected}.")
@@ -96,10 +103,11 @@ def predict(run_dir: str | Path, inputs: str | Path, allow_nan: bool = False) ->
             (unless `allow_nan`).
     """
     _, model, facts = _load_run(run_dir)
-    x = read_inputs(inputs, features=facts.get("features"), label=facts.get("label"))
-    _check_rows(model, x.shape[1:], str(inputs))
-    if not allow_nan and not np.isfinite(x).all():
-        bad = int(np.argwhere(~np.isfinite(x).reshape(len(x), -1).all(axis=1))[0][0])
-        raise RunError(f"{inputs}: row {bad + 1} holds NaN or infinite values; fix the data, or pass --allow-nan "
-                       "to predict anyway.")
+    x = read_inputs(inputs, features=facts.get("features"), label=facts.get("label"), keys=facts.get("x"))
+    _check_rows(model, row_shape(x), str(inputs))
+    for array in (x.values() if isinstance(x, dict) else [x]):
+        if not allow_nan and not np.isfinite(array).all():
+            bad = int(np.argwhere(~np.isfinite(array).reshape(len(array), -1).all(axis=1))[0][0])
+            raise RunError(f"{inputs}: row {bad + 1} holds NaN or infinite values; fix the data, or pass --allow-nan "
+                           "to predict anyway.")
     return model.predict(x, verbose=0)

@@ -33,7 +33,7 @@ from typing import Any, Sequence
 import keras
 import numpy as np
 
-from zoo.builders.data import Data, with_data, with_given_data as _with_given_data
+from zoo.builders.data import Data, anchored, with_data, with_given_data as _with_given_data
 from zoo.builders.errors import RunError
 from zoo.builders.files import atomic_path, write_json, write_text
 from zoo.builders.history import CallbackState, HistoryFile, read_history, tensorboard
@@ -120,7 +120,7 @@ def train(
         verbose: Keras's fit verbosity: "auto" (a progress bar), 2 (one line per epoch), 0 (nothing).
     """
     spec = _with_given_data(spec, overrides, data, validation_data, test_data, label)
-    spec = spec.resolved()  # each marker takes its default
+    spec = anchored(spec.resolved())  # each marker takes its default; files by absolute path
     check_name(spec.name, "the run name")
     text = spec.to_yaml()
     path = Path(run_dir) if run_dir is not None else _stamped_path(spec)
@@ -249,8 +249,11 @@ def _execute(plan: RunPlan, directory: OwnedDirectory, verbose: int | str) -> Ru
 def _data_facts(plan: RunPlan) -> dict:
     """What predict and evaluate need to read new rows as training read them."""
     info, source = plan.data.info, plan.spec.tree["data"]["source"]
-    return {"input_shape": list(info.input_shape), "task": info.task, "num_classes": info.num_classes,
-            "class_names": info.class_names, "features": source.get("features"), "label": source.get("label")}
+    shape = ({k: list(v) for k, v in info.input_shape.items()} if isinstance(info.input_shape, dict)
+             else list(info.input_shape))
+    return {"input_shape": shape, "task": info.task, "num_classes": info.num_classes, "class_names": info.class_names,
+            "features": source.get("features"), "label": source.get("label"),
+            "x": source.get("x") if isinstance(source.get("x"), dict) else None}
 
 
 def _remove_backup(backup_dir: Path, backup: AtomicBackupAndRestore) -> None:

@@ -33,7 +33,7 @@ import numpy as np
 
 from zoo.builders import _keras_tuner
 from zoo.builders.distributed import WorkerLeases, distributed, is_chief
-from zoo.builders.data import with_given_data as _with_given_data
+from zoo.builders.data import anchored, with_given_data as _with_given_data
 from zoo.builders.errors import RunError, SpecError, closest
 from zoo.builders.files import write_json, write_text
 from zoo.builders.hypermodel import SpecHyperModel, build_hypermodel
@@ -377,7 +377,7 @@ def tune(
     Raises:
         SpecError: a problem in the spec. RunError: the directory is not ours or in use, or no trial finished.
     """
-    spec = _with_given_data(spec, overrides, data, validation_data, test_data, label)
+    spec = anchored(_with_given_data(spec, overrides, data, validation_data, test_data, label))  # best.yaml finds the files
     if not spec.markers:
         raise spec.error(("tune",), "the spec has no {hp: ...} markers, so there is nothing to search.")
     hypermodel = build_hypermodel(spec, verbose=verbose)

@@ -331,3 +331,20 @@ def yaml_of(path):
     import yaml
 
     return yaml.safe_load(path.read_text())
+
+
+def test_a_run_of_a_spec_with_files_beside_it_is_usable_from_any_folder(tmp_path, monkeypatch, capsys):
+    from tests.conftest import ROOT
+
+    monkeypatch.chdir(tmp_path)  # not the spec's folder: its npz is found beside it
+    result = train(load_spec(ROOT / "specs" / "digits_graph.yaml", ["train.epochs=1"]), run_dir=tmp_path / "run", verbose=0)
+    written = yaml_of(tmp_path / "run" / "spec.yaml")["data"]["source"]["npz"]
+    assert written == str((ROOT / "specs" / "data" / "digits_images.npz").resolve())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert zoo.evaluate(tmp_path / "run")["accuracy"] == pytest.approx(result.history["val_accuracy"][-1], abs=1e-6)
+    rows = np.load(ROOT / "specs" / "data" / "digits_images.npz")
+    np.savez(elsewhere / "rows.npz", image=rows["image"][:3], meta=rows["meta"][:3])
+    predicted = call_zoo(capsys, "predict", str(tmp_path / "run"), "rows.npz")  # named inputs by the training keys
+    assert predicted.returncode == 0 and len(predicted.stdout.strip().splitlines()) == 4, predicted.stderr
