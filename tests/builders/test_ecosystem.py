@@ -348,3 +348,14 @@ def test_a_run_of_a_spec_with_files_beside_it_is_usable_from_any_folder(tmp_path
     np.savez(elsewhere / "rows.npz", image=rows["image"][:3], meta=rows["meta"][:3])
     predicted = call_zoo(capsys, "predict", str(tmp_path / "run"), "rows.npz")  # named inputs by the training keys
     assert predicted.returncode == 0 and len(predicted.stdout.strip().splitlines()) == 4, predicted.stderr
+
+
+def test_an_unreachable_mlflow_server_is_a_run_error(tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(RunError, match=f"MLflow refused http://127.0.0.1:{port}"):
+        train(load_spec(DIGITS_SPEC, [f"output.mlflow={{tracking_uri: 'http://127.0.0.1:{port}'}}"]),
+              run_dir=tmp_path / "run", verbose=0)
