@@ -248,6 +248,7 @@ def _build_plan(spec: Spec, hp: Any, log_dir: Path | None, data_cache: dict | No
         model = build_model(spec, data.info)
     _check_head(spec, model, data)
     data = _fit_data(spec, model, data)
+    _schedules_in_epochs(spec, model, data)
     epochs = spec.tree["train"]["epochs"]
     callbacks = _spec_callbacks(spec, data, model, epochs, log_dir)
     if "pretrain" in spec.tree:
@@ -336,6 +337,42 @@ def _output_path(spec: Spec) -> tuple:
     if "layers" in model and model.get("head") != "auto":
         return ("model", "layers", len(model["layers"]) - 1)
     return ("model",)
+
+
+def _schedules_in_epochs(spec: Spec, model: keras.Model, data: Data) -> None:
+    """A `StepDecay` in a spec counts its `every` in epochs: without `steps_per_epoch` it takes the run's
+    own (the batches fed per epoch), never its class default of 1, which would make `every` a step count.
+    A feed that does not know its length is an error naming the schedule."""
+    from zoo.batches import num_batches
+    from zoo.schedules import StepDecay
+
+    written = [(path, node["StepDecay"]) for path, node in _components(spec.tree, ()) if "StepDecay" in node]
+    if not written or all("steps_per_epoch" in (arguments or {}) for _, arguments in written):
+        return
+    schedule, found = getattr(model.optimizer, "_learning_rate", None), []
+    while schedule is not None and not isinstance(schedule, StepDecay):
+        schedule = getattr(schedule, "schedule", None)  # through wrappers such as WarmUp
+    if schedule is not None:
+        found.append(schedule)
+    steps = num_batches(data.train)
+    path = written[0][0] + ("StepDecay",)
+    if steps is None:
+        raise spec.error(path, "StepDecay counts epochs, but this data does not tell its batches per epoch: "
+                         "give steps_per_epoch.")
+    for decay in found:
+        if "steps_per_epoch" not in (written[0][1] or {}):
+            decay.steps_per_epoch = steps
+
+
+def _components(node: Any, path: tuple):
+    """(path, mapping) for every mapping in a spec tree."""
+    if isinstance(node, dict):
+        yield path, node
+        for key, value in node.items():
+            yield from _components(value, path + (key,))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _components(value, path + (index,))
 
 
 def _check_head(spec: Spec, model: keras.Model, data: Data) -> None:

@@ -97,3 +97,15 @@ def test_zoo_list_and_show(capsys):
     assert "rate" in layer.stdout and "Example" in layer.stdout
     missing = call_zoo(capsys, "show", "Maxot")
     assert missing.returncode == 2 and "Did you mean 'Maxout'" in missing.stderr
+
+
+def test_step_decay_in_a_spec_counts_epochs_not_steps(tmp_path):
+    """Without steps_per_epoch, `every: 2` means two epochs of this run's batches (23 of 64 rows here)."""
+    text = DIGITS_SPEC.replace("epochs: 2", "epochs: 3").replace(
+        "optimizer: {Adam: {learning_rate: 1.0e-3}}",
+        "optimizer: {SGD: {learning_rate: {StepDecay: {initial_learning_rate: 0.1, factor: 0.5, every: 2}}}}")
+    result = train(load_spec(text), run_dir=tmp_path / "run", verbose=0)
+    assert result.history["learning_rate"] == pytest.approx([0.1, 0.05, 0.05])
+    assert result.model.optimizer._learning_rate.steps_per_epoch == 23  # ceil(1438 / 64) batches
+    given = train(load_spec(text.replace("every: 2}", "every: 2, steps_per_epoch: 1}")), run_dir=tmp_path / "steps", verbose=0)
+    assert given.history["learning_rate"][0] == pytest.approx(0.1 * 0.5 ** 11)  # the user asked for steps: 23 // 2 drops
