@@ -48,6 +48,7 @@ def plot_curves(history: dict, target: Path, best_epoch: int | None) -> None:
         if best_epoch is not None:
             axis.axvline(best_epoch, color="grey", linestyle="--", linewidth=1, label=f"best epoch ({best_epoch})")
         axis.set_xlabel("epoch")
+        axis.set_ylabel(name)
         axis.set_title(name)
         axis.legend()
     save_figure(figure, target)
