@@ -87,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--baseline-error", type=float, default=0.0, help="the error a good model reaches (default 0)")
     doctor.add_argument("--tolerance", type=float, default=0.02, help="how far above baseline counts as high (default 0.02)")
     doctor.add_argument("--run-dir", metavar="DIR", help="write here instead of runs/<name>/doctor-<timestamp>/")
+    doctor.add_argument("--gradcheck", type=int, nargs="?", const=20, metavar="N",
+                        help="also check N weights' gradients (default 20) against central finite differences")
 
     finder = command("lr-find", "learning-rate range test: loss against an exponentially growing rate")
     finder.add_argument("spec")
@@ -270,8 +272,11 @@ def _tune(arguments) -> int:
 def _doctor(arguments) -> int:
     from zoo.builders.doctor import doctor, format_report
 
+    if arguments.gradcheck is not None and arguments.gradcheck < 1:
+        print(f"error: --gradcheck takes a number of weights >= 1; got {arguments.gradcheck}.", file=sys.stderr)
+        return EXIT_SPEC_ERROR
     report = doctor(arguments.spec, arguments.overrides, run_dir=arguments.run_dir, epochs=arguments.epochs,
-                    baseline_error=arguments.baseline_error, tolerance=arguments.tolerance)
+                    baseline_error=arguments.baseline_error, tolerance=arguments.tolerance, gradcheck=arguments.gradcheck)
     print(format_report(report))
     return 0
 

@@ -32,6 +32,7 @@ from zoo.callbacks import (
     LearningRateFinder,
     activation_statistics,
     bias_variance_verdict,
+    gradient_check,
     has_regularization,
     initial_loss,
     layer_gradient_norms,
@@ -87,6 +88,7 @@ def doctor(
     overfit_rows: int = 32,
     overfit_steps: int = 150,
     vanishing_ratio: float = 1e-3,
+    gradcheck: int | None = None,
 ) -> dict[str, Any]:
     """Run the checks on a spec's model; return the report and write it to the run directory.
 
@@ -99,14 +101,20 @@ def doctor(
         overfit_rows, overfit_steps: the small batch and how long to fit it.
         vanishing_ratio: warn when the first layer's gradient norm is below this
             fraction of the last layer's.
+        gradcheck: check this many weights' gradients against finite differences (float64, inference
+            mode, on 16 rows, at initialization); None skips it.
     """
     plan = _prepare(spec, overrides)
     with _tool_dir(plan.spec, "doctor", run_dir) as owned:
-        return _doctor(plan, owned.path, epochs, baseline_error, tolerance, overfit_rows, overfit_steps, vanishing_ratio)
+        return _doctor(plan, owned.path, epochs, baseline_error, tolerance, overfit_rows, overfit_steps, vanishing_ratio,
+                       gradcheck)
+
+
+GRADCHECK_TOLERANCE = 1e-4  # float64: below 1e-7 exact; up to here a kink (ReLU at 0, max) can explain it
 
 
 def _doctor(plan: RunPlan, directory: Path, epochs: int, baseline_error: float, tolerance: float, overfit_rows: int,
-            overfit_steps: int, vanishing_ratio: float) -> dict[str, Any]:
+            overfit_steps: int, vanishing_ratio: float, gradcheck: int | None = None) -> dict[str, Any]:
     spec, data, model = plan.spec, plan.data, plan.model
     model.steps_per_execution = 1  # the checks count single steps
     x, y = probe_batch(data.train, 256)
@@ -121,6 +129,17 @@ def _doctor(plan: RunPlan, directory: Path, epochs: int, baseline_error: float, 
                              f"(ratio {start['ratio']:.2f}; expected 0.75 to 1.25)"))
     else:
         checks.append(_check("initial loss", None, f"{start['loss']:.4g} (no expected value for a {info.task or 'reconstruction'} task)"))
+
+    numerical = None
+    if gradcheck:
+        numerical = gradient_check(model, x[:16] if not isinstance(x, dict) else {k: v[:16] for k, v in x.items()},
+                                   y[:16], parameters=gradcheck, seed=spec.seed or 0)
+        worst = max(numerical["checks"], key=lambda c: c["relative_error"])
+        checks.append(_check("gradient check", numerical["max_relative_error"] < GRADCHECK_TOLERANCE,
+                             f"{len(numerical['checks'])} weights, central differences in {numerical['dtype']} (h "
+                             f"{numerical['epsilon']:g}): relative error median {numerical['median_relative_error']:.2g}, "
+                             f"max {numerical['max_relative_error']:.2g} ({worst['weight']}[{worst['index']}]); "
+                             f"expected under {GRADCHECK_TOLERANCE:g}"))
 
     small_x, small_y = x[:overfit_rows], y[:overfit_rows]
     plain = overfit_small_batch(model, small_x, small_y, overfit_steps, regularization=False)
@@ -155,6 +174,7 @@ def _doctor(plan: RunPlan, directory: Path, epochs: int, baseline_error: float, 
         checks.append(_check("bias / variance", None, "no validation data: add data.validation_split"))
 
     report = {"spec": spec.name, "run_dir": str(directory), "checks": checks, "initial_loss": start,
+              "gradient_check": numerical,
               "overfit": {"without_regularization": plain, "with_regularization": regularized},
               "at_initialization": before, f"after_{epochs}_epochs": after, "history": history.history, "verdict": verdict}
     text = format_report(report)

@@ -22,6 +22,7 @@ from zoo.callbacks.diagnostics import (
     weight_statistics,
     without_regularization,
 )
+from zoo.callbacks.gradcheck import gradient_check
 from zoo.callbacks.gradients import GradientMonitor, layer_gradient_norms, probe_batch
 from zoo.callbacks.lr_finder import LearningRateFinder
 from zoo.callbacks.pretraining import greedy_layerwise_pretrain
@@ -38,6 +39,7 @@ __all__ = [
     "activation_statistics",
     "bias_variance_verdict",
     "chain_of",
+    "gradient_check",
     "greedy_layerwise_pretrain",
     "has_regularization",
     "initial_loss",

@@ -147,16 +147,19 @@ def test_callbacks_named_in_a_spec_get_a_probe_and_write_their_records(tmp_path)
 def test_zoo_doctor_prints_a_report_and_writes_json_and_plots(tmp_path, capsys):
     spec = tmp_path / "deep.yaml"
     spec.write_text(PRETRAIN_SPEC.read_text())
-    completed = call_zoo(capsys, "doctor", str(spec), "pretrain=null", "--epochs", "1", "--run-dir", str(tmp_path / "doctor"))
+    completed = call_zoo(capsys, "doctor", str(spec), "pretrain=null", "--epochs", "1", "--run-dir", str(tmp_path / "doctor"),
+                         "--gradcheck", "8")
     assert completed.returncode == 0, completed.stderr
     out = completed.stdout
     assert "[  ok] initial loss" in out
+    assert "[  ok] gradient check: 8 weights, central differences in float64" in out
     assert "[warn] gradient norms at initialization" in out and "vanishing towards the input" in out
     assert "[warn] overfit a small batch" in out  # 10 sigmoid layers cannot even fit 32 rows
     assert "verdict: high bias" in out
     report = json.loads((tmp_path / "doctor" / "doctor.json").read_text())
     assert report["initial_loss"]["expected"] == pytest.approx(np.log(10))
     assert set(report["at_initialization"]) == {"gradient_norms", "activations", "weights"}
+    assert len(report["gradient_check"]["checks"]) == 8 and report["gradient_check"]["max_relative_error"] < 1e-4
     for name in ("doctor.txt", "gradient_norms.png", "activations.png", "overfit.png"):
         assert (tmp_path / "doctor" / name).stat().st_size > 100
 

@@ -118,3 +118,38 @@ def test_monitor_works_inside_a_jax_fit():
                             env={**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "ok"
+
+
+def test_gradient_check_agrees_with_numpy_and_catches_a_wrong_gradient():
+    from zoo.callbacks import gradient_check
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(16, 5)).astype("float32"), rng.integers(0, 3, size=16)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    report = gradient_check(model, x, y, parameters=10)
+    assert report["dtype"] == "float64" and report["max_relative_error"] < 1e-7
+    # softmax regression by hand: dL/dW = X^T (p - onehot(y)) / n
+    w, b = (np.asarray(v, "float64") for v in model.get_weights())
+    logits = x.astype("float64") @ w + b
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    expected = {"kernel": x.astype("float64").T @ (p - np.eye(3)[y]) / 16, "bias": (p - np.eye(3)[y]).mean(axis=0)}
+    for check in report["checks"]:
+        reference = expected[check["weight"].rsplit("/", 1)[-1]].reshape(-1)[check["index"]]
+        assert check["analytic"] == pytest.approx(reference, rel=1e-6, abs=1e-12)
+        assert check["numeric"] == pytest.approx(reference, rel=1e-6, abs=1e-9)
+    np.testing.assert_array_equal(model.get_weights()[0], w.astype("float32"))  # the model itself is untouched
+
+    @keras.saving.register_keras_serializable(package="tests")
+    class HalfGradient(keras.layers.Layer):  # forward z, backward half of z's gradient
+        def build(self, shape):
+            self.w = self.add_weight(shape=(shape[-1], 3))
+
+        def call(self, inputs):
+            z = keras.ops.matmul(inputs, self.w)
+            return keras.ops.softmax(0.5 * z + 0.5 * keras.ops.stop_gradient(z))
+
+    wrong = keras.Sequential([keras.Input((5,)), HalfGradient()])
+    wrong.compile("sgd", "sparse_categorical_crossentropy")
+    assert gradient_check(wrong, x, y, parameters=5)["median_relative_error"] == pytest.approx(0.5, abs=1e-4)
