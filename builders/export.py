@@ -29,6 +29,7 @@ TOLERANCE = 1e-4  # largest absolute difference between the artefact's and Keras
 
 def _sample_rows(run_dir: Path, count: int = 64) -> np.ndarray:
     """Real rows of the run's own data (its validation, test or training split, as it was fed)."""
+    from zoo.batches import first_batch
     from zoo.builders.data import load_data
     from zoo.builders.spec import load_spec
 
@@ -38,9 +39,8 @@ def _sample_rows(run_dir: Path, count: int = 64) -> np.ndarray:
         if split in data.arrays:
             return np.asarray(data.arrays[split][0][:count], dtype="float32")
     for split in (data.test, data.validation, data.train):
-        if split is not None:
-            batch = next(iter(split.as_numpy_iterator())) if hasattr(split, "as_numpy_iterator") else split[0]
-            return np.asarray(batch[0], dtype="float32")
+        if split is not None:  # a streamed (TFDS) source: its first batch
+            return np.asarray(first_batch(split)[0], dtype="float32")
     raise RunError(f"{run_dir}: the run's data has no rows to check the export with.")
 
 

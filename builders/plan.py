@@ -346,22 +346,18 @@ def _schedules_in_epochs(spec: Spec, model: keras.Model, data: Data) -> None:
     from zoo.batches import num_batches
     from zoo.schedules import StepDecay
 
-    written = [(path, node["StepDecay"]) for path, node in _components(spec.tree, ()) if "StepDecay" in node]
-    if not written or all("steps_per_epoch" in (arguments or {}) for _, arguments in written):
-        return
-    schedule, found = getattr(model.optimizer, "_learning_rate", None), []
+    unset = [path for path, node in _components(spec.tree, ())
+             if "StepDecay" in node and "steps_per_epoch" not in (node["StepDecay"] or {})]
+    schedule = getattr(model.optimizer, "_learning_rate", None)
     while schedule is not None and not isinstance(schedule, StepDecay):
         schedule = getattr(schedule, "schedule", None)  # through wrappers such as WarmUp
-    if schedule is not None:
-        found.append(schedule)
+    if not unset or schedule is None:
+        return
     steps = num_batches(data.train)
-    path = written[0][0] + ("StepDecay",)
     if steps is None:
-        raise spec.error(path, "StepDecay counts epochs, but this data does not tell its batches per epoch: "
-                         "give steps_per_epoch.")
-    for decay in found:
-        if "steps_per_epoch" not in (written[0][1] or {}):
-            decay.steps_per_epoch = steps
+        raise spec.error(unset[0] + ("StepDecay",), "StepDecay counts epochs, but this data does not tell its batches "
+                         "per epoch: give steps_per_epoch.")
+    schedule.steps_per_epoch = steps
 
 
 def _components(node: Any, path: tuple):
