@@ -30,6 +30,9 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# JAX takes 75% of the GPU's memory at its first use by default: this process would then hold it all through the
+# searches, whose processes (4 workers at 0.9/4 each) could not start their CUDA backend. Grow as needed instead.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -123,7 +126,7 @@ def throughput(directory: Path, rows: int, batch: int, steps: int, repeats: int)
     return result
 
 
-def search(directory: Path, workers: int, tiny: bool) -> dict:
+def search(directory: Path, workers: int, tiny: bool, accelerated: bool) -> dict:
     """`zoo tune specs/mnist1d_tune.yaml --workers N` in a fresh directory: wall time and trials per minute."""
     folder = directory / f"search_{workers}"
     shutil.rmtree(folder, ignore_errors=True)
@@ -133,8 +136,12 @@ def search(directory: Path, workers: int, tiny: bool) -> dict:
     command = [sys.executable, "-m", "zoo.builders.cli", "tune", str(ROOT / "specs" / "mnist1d_tune.yaml"), *overrides,
                "--workers", str(workers)]
     started = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, cwd=directory, timeout=3600,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    # keras-zoo as installed (pip install -e ., or a wheel on PYTHONPATH): the repository's root on the path would
+    # shadow the installed `zoo` with a copy that lacks zoo.builders
+    env = dict(os.environ)
+    if accelerated and env.get("KERAS_BACKEND") == "jax":
+        env.setdefault("JAX_PLATFORMS", "cuda")  # a worker that cannot reach the GPU fails, never falls back to the CPU
+    result = subprocess.run(command, capture_output=True, text=True, cwd=directory, timeout=3600, env=env)
     wall = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(f"the search with {workers} worker(s) failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -213,7 +220,7 @@ def main(argv=None) -> int:
                   f"{r['hand']:,.0f}, ratio {r['ratio']:.3f}, {r['tflops']:.3f} TFLOP/s", flush=True)
         searches = []
         for workers in (1, arguments.workers):
-            searches.append(search(directory, workers, arguments.tiny))
+            searches.append(search(directory, workers, arguments.tiny, env["accelerated"]))
             s = searches[-1]
             print(f"MNIST-1D search, {workers} worker(s): {s['trials']} trials in {s['wall_s']:.0f} s, "
                   f"{s['trials_per_minute']:.1f} trials/minute", flush=True)
