@@ -334,13 +334,20 @@ def _build_transfer(spec: Spec, builder: _Builder, info: DataInfo | None) -> ker
 
 
 def reconstructs(spec: Spec) -> bool:
-    """Whether the spec's model is trained to reproduce its inputs (a zoo autoencoder or vae)."""
+    """Whether the spec's model is trained to reproduce its inputs (a zoo autoencoder, vae, or unet without classes)."""
     name = spec.get("model", "zoo")
     if name is None:
         return False
     from zoo import architectures
 
-    return name in architectures.names() and architectures.reconstructs(name)
+    if name not in architectures.names():
+        return False
+    accepted = architectures.parameters(name)
+    params = {k: v for k, v in spec.section("model").items() if k in accepted and k != "input_shape"}
+    try:
+        return architectures.reconstructs(name, **params)
+    except TypeError:  # a bad parameter's value: the build reports it where it is
+        return architectures.reconstructs(name)
 
 
 def _build_zoo(spec: Spec, info: DataInfo | None) -> keras.Model:

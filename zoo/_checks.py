@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 
-__all__ = ["positive_int", "int_at_least", "rate", "positive", "non_negative", "one_of"]
+__all__ = ["positive_int", "int_at_least", "rate", "positive", "non_negative", "finite", "one_of"]
 
 
 def _fail(owner: str, name: str, value, allowed: str) -> ValueError:
@@ -52,3 +52,7 @@ def one_of(owner: str, name: str, value, choices) -> str:
     if value not in choices:
         raise _fail(owner, name, value, "one of " + ", ".join(repr(c) for c in choices))
     return value
+
+
+def finite(owner: str, name: str, value) -> float:
+    return _number(owner, name, value, "a finite number")

@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 import keras
 
 from zoo import _checks
-from zoo.layers import GatedMLPBlock, ResidualBlock
+from zoo.layers import DenseTied, GatedMLPBlock, Highway, ResidualBlock
 
 __all__ = ["get", "names", "describe", "parameters", "register", "reconstructs", "VAESampling"]
 
@@ -60,9 +60,10 @@ def get(name: str, **params) -> keras.Model:
     return family(**params)
 
 
-def reconstructs(name: str) -> bool:
-    """Whether the family is trained to reproduce its input (its targets are its inputs)."""
-    return getattr(_family(name), "reconstructs", False)
+def reconstructs(name: str, **params) -> bool:
+    """Whether the family, with `params`, is trained to reproduce its input (its targets are its inputs)."""
+    flag = getattr(_family(name), "reconstructs", False)
+    return bool(flag(**params)) if callable(flag) else bool(flag)
 
 
 def describe(name: str) -> str:
@@ -283,30 +284,43 @@ def autoencoder(
     noise=0.0,
     activation="relu",
     output_activation="linear",
+    tied=False,
 ):
     """Autoencoder: an encoder down to `latent_dim`, a mirrored decoder back to the input
     shape; trained with the inputs as targets. `kind: conv` uses strided convolutions and
     transposed convolutions (2-D images or 1-D signals, sides divisible by 2 per entry of
     `hidden`). `noise > 0` makes it a denoising autoencoder (Gaussian input noise while
-    training). The layer named "latent" holds the code, for pretraining and features."""
+    training). `tied: true` (dense only) makes each decoder layer reuse its mirror encoder
+    layer's kernel transposed (DenseTied): half the weights. The layer named "latent" holds
+    the code, for pretraining and features."""
     latent_dim = _checks.positive_int("autoencoder", "latent_dim", latent_dim)
     hidden = _widths("autoencoder", hidden, "hidden")
     kind = _checks.one_of("autoencoder", "kind", kind, ("dense", "conv"))
     noise = _checks.non_negative("autoencoder", "noise", noise)
+    if not isinstance(tied, bool):
+        raise ValueError(f"autoencoder: argument `tied` got {tied!r}; allowed: true or false.")
+    if tied and kind != "dense":
+        raise ValueError("autoencoder: argument `tied` got True; allowed: only with kind 'dense'.")
     inputs = _inputs(input_shape)
     x = keras.layers.GaussianNoise(noise)(inputs) if noise else inputs
     if kind == "dense":
         shape = tuple(inputs.shape[1:])
         x = keras.layers.Flatten()(x) if len(shape) > 1 else x
-        for width in hidden:
-            x = keras.layers.Dense(width, activation=activation)(x)
-        x = keras.layers.Dense(latent_dim, activation=activation, name="latent")(x)
-        for width in reversed(hidden):
-            x = keras.layers.Dense(width, activation=activation)(x)
+        encoders = [keras.layers.Dense(width, activation=activation) for width in hidden]
+        encoders.append(keras.layers.Dense(latent_dim, activation=activation, name="latent"))
+        for layer in encoders:
+            x = layer(x)
         size = 1
         for dimension in shape:
             size *= dimension
-        x = keras.layers.Dense(size, activation=output_activation, dtype="float32")(x)
+        if tied:
+            for index, layer in enumerate(reversed(encoders)):
+                last = index == len(encoders) - 1
+                x = DenseTied(layer, activation=output_activation if last else activation, dtype="float32" if last else None)(x)
+        else:
+            for width in reversed(hidden):
+                x = keras.layers.Dense(width, activation=activation)(x)
+            x = keras.layers.Dense(size, activation=output_activation, dtype="float32")(x)
         if len(shape) > 1:
             x = keras.layers.Reshape(shape)(x)
         return keras.Model(inputs, x, name="autoencoder")
@@ -379,18 +393,24 @@ def vae(
     activation="relu",
     output_activation="sigmoid",
     beta=1.0,
+    kind="dense",
 ):
-    """Variational autoencoder (Kingma & Welling, 2014), dense: the encoder gives the mean and
+    """Variational autoencoder (Kingma & Welling, 2014): the encoder gives the mean and
     log-variance of q(z|x), the VAESampling layer draws z and adds β·KL through `add_loss`,
     and the decoder reconstructs the input (sigmoid output for inputs in [0, 1]). Trained
-    with the inputs as targets; the layer named "z_mean" is the code."""
+    with the inputs as targets; the layer named "z_mean" is the code. `kind: conv` encodes
+    with strided convolutions (`hidden` filters, each halving the sides, which must divide
+    by 2 per entry) and decodes with transposed ones: 2-D images or 1-D signals."""
     latent_dim = _checks.positive_int("vae", "latent_dim", latent_dim)
     hidden = _widths("vae", hidden, "hidden")
+    kind = _checks.one_of("vae", "kind", kind, ("dense", "conv"))
     inputs = _inputs(input_shape)
     shape = tuple(inputs.shape[1:])
     features = 1
     for dimension in shape:
         features *= dimension
+    if kind == "conv":
+        return _conv_vae(inputs, latent_dim, hidden, activation, output_activation, beta, features)
     x = keras.layers.Flatten()(inputs) if len(shape) > 1 else inputs
     for width in hidden:
         x = keras.layers.Dense(width, activation=activation)(x)
@@ -406,3 +426,192 @@ def vae(
 
 
 vae.reconstructs = True
+
+
+def _conv_vae(inputs, latent_dim, hidden, activation, output_activation, beta, features) -> keras.Model:
+    x = _as_signal(inputs)
+    two_d = len(x.shape) == 4
+    spatial = tuple(x.shape[1:-1])
+    if any(side % (2 ** len(hidden)) for side in spatial):
+        raise ValueError(f"vae: kind 'conv' halves each side {len(hidden)} times; input sides {spatial} must be divisible by {2 ** len(hidden)}.")
+    conv = keras.layers.Conv2D if two_d else keras.layers.Conv1D
+    deconv = keras.layers.Conv2DTranspose if two_d else keras.layers.Conv1DTranspose
+    channels = x.shape[-1]
+    for width in hidden:
+        x = conv(width, 3, strides=2, padding="same", activation=activation)(x)
+    coded_shape = tuple(x.shape[1:])
+    x = keras.layers.Flatten()(x)
+    mean = keras.layers.Dense(latent_dim, name="z_mean")(x)
+    log_var = keras.layers.Dense(latent_dim, name="z_log_var")(x)
+    z = VAESampling(beta=beta, features=features, name="sampling")([mean, log_var])
+    size = 1
+    for dimension in coded_shape:
+        size *= dimension
+    x = keras.layers.Reshape(coded_shape)(keras.layers.Dense(size, activation=activation)(z))
+    for width in reversed(hidden):
+        x = deconv(width, 3, strides=2, padding="same", activation=activation)(x)
+    x = conv(channels, 3, padding="same", activation=output_activation, dtype="float32")(x)
+    if x.shape[1:] != inputs.shape[1:]:
+        x = keras.layers.Reshape(tuple(inputs.shape[1:]))(x)
+    return keras.Model(inputs, x, name="vae")
+
+
+@register
+def densenet(
+    input_shape,
+    outputs=10,
+    output_activation="softmax",
+    blocks=(4, 4),
+    growth_rate=12,
+    bottleneck=True,
+    compression=0.5,
+    dropout=0.0,
+):
+    """DenseNet (Huang et al., 2017) for 1-D signals or 2-D images: a stem convolution of
+    2·`growth_rate` filters, then per entry of `blocks` a dense block of that many layers, each
+    BN-ReLU-(1x1 conv to 4·growth_rate, the bottleneck)-BN-ReLU-3x3 conv adding `growth_rate`
+    channels that are concatenated to all the earlier ones; between blocks a transition
+    (BN-ReLU-1x1 conv keeping `compression` of the channels, 2x average pooling); then
+    BN-ReLU, global average pooling and the output."""
+    blocks = _widths("densenet", blocks, "blocks")
+    growth_rate = _checks.positive_int("densenet", "growth_rate", growth_rate)
+    compression = _checks.positive("densenet", "compression", compression)
+    if compression > 1:
+        raise ValueError(f"densenet: argument `compression` got {compression!r}; allowed: a number in (0, 1].")
+    dropout = _checks.rate("densenet", "dropout", dropout)
+    inputs = _inputs(input_shape)
+    x = _as_signal(inputs)
+    two_d = len(x.shape) == 4
+    conv = keras.layers.Conv2D if two_d else keras.layers.Conv1D
+    pool = keras.layers.AveragePooling2D if two_d else keras.layers.AveragePooling1D
+    x = conv(2 * growth_rate, 3, padding="same", use_bias=False, kernel_initializer="he_normal")(x)
+
+    def norm_relu(t):
+        return keras.layers.Activation("relu")(keras.layers.BatchNormalization()(t))
+
+    for index, layers in enumerate(blocks):
+        for _ in range(layers):
+            y = norm_relu(x)
+            if bottleneck:
+                y = norm_relu(conv(4 * growth_rate, 1, use_bias=False, kernel_initializer="he_normal")(y))
+            y = conv(growth_rate, 3, padding="same", use_bias=False, kernel_initializer="he_normal")(y)
+            if dropout:
+                y = keras.layers.Dropout(dropout)(y)
+            x = keras.layers.Concatenate()([x, y])
+        if index < len(blocks) - 1:
+            channels = max(1, int(x.shape[-1] * compression))
+            x = conv(channels, 1, use_bias=False, kernel_initializer="he_normal")(norm_relu(x))
+            if min(x.shape[1:-1]) >= 2:
+                x = pool(2)(x)
+    pooling = keras.layers.GlobalAveragePooling2D if two_d else keras.layers.GlobalAveragePooling1D
+    return keras.Model(inputs, _head(pooling()(norm_relu(x)), outputs, output_activation), name="densenet")
+
+
+@register
+def highway(
+    input_shape,
+    outputs=10,
+    output_activation="softmax",
+    units=64,
+    depth=10,
+    activation="relu",
+    transform_bias=-2.0,
+    dropout=0.0,
+):
+    """Highway network (Srivastava et al., 2015): the input (flattened) projected to `units`,
+    then `depth` Highway layers y = T·H(x) + (1 - T)·x whose transform gates start mostly
+    closed (bias `transform_bias`, negative), so that depth costs little at the start of
+    training; then the output."""
+    units = _checks.positive_int("highway", "units", units)
+    depth = _checks.positive_int("highway", "depth", depth)
+    dropout = _checks.rate("highway", "dropout", dropout)
+    inputs = _inputs(input_shape)
+    x = keras.layers.Flatten()(inputs) if len(inputs.shape) > 2 else inputs
+    x = keras.layers.Dense(units, activation=activation, kernel_initializer="he_normal")(x)
+    for _ in range(depth):
+        x = Highway(activation=activation, transform_bias=transform_bias)(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout)(x)
+    return keras.Model(inputs, _head(x, outputs, output_activation), name="highway")
+
+
+@register
+def unet(
+    input_shape,
+    filters=(16, 32),
+    kernel_size=3,
+    classes=0,
+    noise=0.1,
+    output_activation="sigmoid",
+):
+    """U-Net (Ronneberger et al., 2015) for 1-D signals or 2-D images: per entry of `filters`
+    an encoder level (two convolutions, then 2x max pooling), a bottleneck of twice the last
+    width, and a mirrored decoder whose levels upsample (transposed convolution) and
+    concatenate the encoder's output of the same size (the skip connections). The sides must
+    divide by 2 per entry of `filters`. With `classes: 0` it is a denoising network: Gaussian
+    noise of `noise` on the inputs while training, trained to give back the clean inputs
+    (`output_activation`, sigmoid for inputs in [0, 1]). With `classes: N` it segments: a
+    softmax over N classes at every position (N = 1: a sigmoid mask)."""
+    filters = _widths("unet", filters, "filters")
+    kernel_size = _checks.positive_int("unet", "kernel_size", kernel_size)
+    classes = _checks.int_at_least("unet", "classes", classes, 0)
+    noise = _checks.non_negative("unet", "noise", noise)
+    inputs = _inputs(input_shape)
+    x = _as_signal(inputs)
+    two_d = len(x.shape) == 4
+    spatial = tuple(x.shape[1:-1])
+    if any(side % (2 ** len(filters)) for side in spatial):
+        raise ValueError(f"unet: {len(filters)} levels halve each side {len(filters)} times; input sides {spatial} "
+                         f"must be divisible by {2 ** len(filters)}.")
+    conv = keras.layers.Conv2D if two_d else keras.layers.Conv1D
+    deconv = keras.layers.Conv2DTranspose if two_d else keras.layers.Conv1DTranspose
+    pool = keras.layers.MaxPooling2D if two_d else keras.layers.MaxPooling1D
+    channels = x.shape[-1]
+    if noise and not classes:
+        x = keras.layers.GaussianNoise(noise)(x)
+
+    def twice(t, width):
+        for _ in range(2):
+            t = conv(width, kernel_size, padding="same", activation="relu", kernel_initializer="he_normal")(t)
+        return t
+
+    skips = []
+    for width in filters:
+        x = twice(x, width)
+        skips.append(x)
+        x = pool(2)(x)
+    x = twice(x, 2 * filters[-1])
+    for width, skip in zip(reversed(filters), reversed(skips)):
+        x = deconv(width, 2, strides=2, padding="same")(x)
+        x = twice(keras.layers.Concatenate()([skip, x]), width)
+    if classes:
+        activation = "sigmoid" if classes == 1 else "softmax"
+        return keras.Model(inputs, conv(classes, 1, activation=activation, dtype="float32", name="head")(x), name="unet")
+    x = conv(channels, 1, activation=output_activation, dtype="float32", name="head")(x)
+    if x.shape[1:] != inputs.shape[1:]:
+        x = keras.layers.Reshape(tuple(inputs.shape[1:]))(x)
+    return keras.Model(inputs, x, name="unet")
+
+
+unet.reconstructs = lambda classes=0, **_: not classes
+
+
+@register
+def dbn(
+    input_shape,
+    outputs=10,
+    output_activation="softmax",
+    units=(128, 64),
+):
+    """Deep belief net (Hinton et al., 2006): sigmoid Dense layers of `units`, then the output.
+    The network is an MLP; what makes it a DBN is its pretraining, `pretrain: {mode: rbm}` in a
+    spec (or `greedy_layerwise_pretrain(model, data, mode="rbm")`): each hidden layer starts
+    from a restricted Boltzmann machine trained by contrastive divergence on the layer below,
+    then the whole net is fine-tuned."""
+    widths = _widths("dbn", units, "units")
+    inputs = _inputs(input_shape)
+    x = keras.layers.Flatten()(inputs) if len(inputs.shape) > 2 else inputs
+    for index, width in enumerate(widths):
+        x = keras.layers.Dense(width, activation="sigmoid", name=f"rbm_{index}")(x)
+    return keras.Model(inputs, _head(x, outputs, output_activation), name="dbn")
+

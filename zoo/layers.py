@@ -29,6 +29,9 @@ __all__ = [
     "ResidualBlock",
     "StochasticDepth",
     "NoisyReLU",
+    "Highway",
+    "DenseTied",
+    "RBM",
 ]
 
 register = keras.saving.register_keras_serializable(package="zoo")
@@ -592,3 +595,248 @@ class NoisyReLU(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "stddev": self.stddev, "seed": self.seed}
+
+
+@register
+class Highway(keras.layers.Layer):
+    """A highway layer (Srivastava et al., 2015): y = T(x) · H(x) + (1 - T(x)) · x.
+
+    H(x) = activation(x W_H + b_H) is the transform, T(x) = sigmoid(x W_T + b_T)
+    the transform gate, and 1 - T the carry gate. The gate's bias starts negative
+    (`transform_bias`, -1 to -3 in the paper), so a fresh layer mostly carries its
+    input through and very deep stacks still train. Input and output have the same
+    width.
+
+    Args:
+        activation: of the transform H.
+        transform_bias: initial value of the gate's bias b_T.
+        kernel_initializer, kernel_regularizer: of both W_H and W_T.
+
+    Example:
+        >>> Highway(transform_bias=-2.0)(keras.ops.ones((2, 16))).shape
+        (2, 16)
+    """
+
+    def __init__(self, activation="relu", transform_bias=-2.0, kernel_initializer="glorot_uniform",
+                 kernel_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = keras.activations.get(activation)
+        self.transform_bias = _checks.finite("Highway", "transform_bias", transform_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+
+    def build(self, input_shape):
+        width = input_shape[-1]
+        if width is None:
+            raise ValueError(f"Highway needs a known last dimension; got input shape {tuple(input_shape)}.")
+        self.kernel = self.add_weight(name="kernel", shape=(width, width), initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer)
+        self.bias = self.add_weight(name="bias", shape=(width,), initializer="zeros")
+        self.gate_kernel = self.add_weight(name="gate_kernel", shape=(width, width), initializer=self.kernel_initializer,
+                                           regularizer=self.kernel_regularizer)
+        self.gate_bias = self.add_weight(name="gate_bias", shape=(width,),
+                                         initializer=keras.initializers.Constant(self.transform_bias))
+
+    def call(self, inputs):
+        transform = self.activation(ops.matmul(inputs, self.kernel) + self.bias)
+        gate = ops.sigmoid(ops.matmul(inputs, self.gate_kernel) + self.gate_bias)
+        return gate * transform + (1.0 - gate) * inputs
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": keras.activations.serialize(self.activation),
+                "transform_bias": self.transform_bias, "kernel_initializer": _serialize(self.kernel_initializer),
+                "kernel_regularizer": _serialize(self.kernel_regularizer)}
+
+
+@register
+class DenseTied(keras.layers.Layer):
+    """A Dense layer that reuses another Dense layer's kernel, transposed: y = activation(x Wᵀ + b).
+
+    The decoder of a tied-weight autoencoder: it owns only its bias, so encoder and
+    decoder share one weight matrix and one gradient. Its output width is the tied
+    layer's input width, and its input must have the tied layer's width.
+
+    The tie survives `model.save` and `keras.saving.load_model` (also with
+    `safe_mode=True`): the config names the tied layer through Keras's
+    shared-object mechanism, so loading gives back one kernel, not two.
+
+    Args:
+        tied_to: the `keras.layers.Dense` (or any layer with a 2-D `kernel`) whose kernel to reuse.
+        activation, use_bias, bias_initializer: as in `Dense`.
+
+    Example:
+        >>> encoder = keras.layers.Dense(16, activation="sigmoid")
+        >>> inputs = keras.Input((64,))
+        >>> outputs = DenseTied(encoder, activation="sigmoid")(encoder(inputs))
+    """
+
+    def __init__(self, tied_to, activation=None, use_bias=True, bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(tied_to, dict):
+            tied_to = keras.saving.deserialize_keras_object(tied_to)
+        if not isinstance(tied_to, keras.layers.Layer):
+            raise ValueError(f"DenseTied: argument `tied_to` got {tied_to!r}; allowed: a Dense layer.")
+        # Kept out of Keras's tracking: the kernel belongs to (and is saved with) the tied layer alone.
+        object.__setattr__(self, "_tied", tied_to)
+        self.activation = keras.activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    @property
+    def tied_to(self) -> keras.layers.Layer:
+        return self._tied
+
+    def _tied_kernel(self):
+        kernel = getattr(self._tied, "kernel", None)
+        if kernel is None or len(kernel.shape) != 2:
+            raise ValueError(f"DenseTied {self.name!r}: the tied layer {self._tied.name!r} has no 2-D kernel yet; "
+                             "call it on its inputs before this layer.")
+        return kernel
+
+    def build(self, input_shape):
+        kernel = self._tied_kernel()
+        if input_shape[-1] is not None and input_shape[-1] != kernel.shape[1]:
+            raise ValueError(f"DenseTied {self.name!r}: inputs of width {input_shape[-1]}, but the tied layer "
+                             f"{self._tied.name!r} has {kernel.shape[1]} units.")
+        self.units = int(kernel.shape[0])
+        self.bias = self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer) if self.use_bias else None
+
+    def call(self, inputs):
+        kernel = self._tied_kernel()
+        y = ops.matmul(inputs, ops.transpose(ops.cast(kernel, inputs.dtype)))
+        if self.bias is not None:
+            y = y + ops.cast(self.bias, y.dtype)
+        return self.activation(y)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (int(self._tied_kernel().shape[0]),)
+
+    def get_config(self):
+        return {**super().get_config(), "tied_to": _serialize(self._tied),
+                "activation": keras.activations.serialize(self.activation), "use_bias": self.use_bias,
+                "bias_initializer": _serialize(self.bias_initializer)}
+
+
+@register
+class RBM(keras.layers.Layer):
+    """A restricted Boltzmann machine (Smolensky, 1986; Hinton, 2002), trained by contrastive divergence.
+
+    Visible units v (Bernoulli, or Gaussian with unit variance for standardized
+    inputs) and Bernoulli hidden units h, coupled by one weight matrix W:
+
+        Bernoulli visible:  F(v) = -v·b - Σ_j softplus(c_j + v W_j)
+        Gaussian visible:   F(v) = ½‖v - b‖² - Σ_j softplus(c_j + v W_j)
+
+    Called, the layer returns p(h = 1 | v) = sigmoid(v W + c), so a stack of trained
+    RBMs is a deep belief net's encoder and their weights initialize an MLP.
+    While training (`training=True`) it also adds its contrastive-divergence
+    objective with `add_loss`: mean F(v_data) - mean F(v_model), with v_model from
+    `k` steps of block Gibbs sampling started at the batch (CD-k) or, with
+    `persistent=True`, at `chains` fantasy particles kept between batches (PCD,
+    Tieleman 2008). The gradient of that difference is the CD estimate of the
+    log-likelihood's gradient, so any Keras optimizer trains the RBM with
+    `model.fit(x)` (no targets, no compiled loss), on every backend.
+
+    Args:
+        units: hidden units.
+        visible: "bernoulli" (inputs in [0, 1]) or "gaussian" (standardized inputs).
+        k: Gibbs steps per update, >= 1.
+        persistent: persistent CD; the chains' count is `chains`.
+        chains: fantasy particles of persistent CD.
+        kernel_initializer: of W (Hinton's guide: N(0, 0.01²)).
+        seed: seed of the sampling.
+
+    Example:
+        >>> rbm = RBM(64, k=1)
+        >>> model = keras.Sequential([keras.Input((64,)), rbm])
+        >>> model.compile(optimizer="adam")                  # the loss is the RBM's own
+        >>> model.fit(x_binary, epochs=5)                    # doctest: +SKIP
+        >>> rbm.reconstruction_error(x_binary)               # doctest: +SKIP
+    """
+
+    def __init__(self, units, visible="bernoulli", k=1, persistent=False, chains=64,
+                 kernel_initializer=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units = _checks.positive_int("RBM", "units", units)
+        self.visible = _checks.one_of("RBM", "visible", visible, ("bernoulli", "gaussian"))
+        self.k = _checks.positive_int("RBM", "k", k)
+        self.persistent = bool(persistent)
+        self.chains = _checks.positive_int("RBM", "chains", chains)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer or {"class_name": "RandomNormal", "config": {"stddev": 0.01, "seed": seed}})
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def build(self, input_shape):
+        if len(input_shape) != 2 or input_shape[-1] is None:
+            raise ValueError(f"RBM {self.name!r} takes rows (batch, features); got input shape {tuple(input_shape)}.")
+        width = int(input_shape[-1])
+        self.kernel = self.add_weight(name="kernel", shape=(width, self.units), initializer=self.kernel_initializer)
+        self.hidden_bias = self.add_weight(name="hidden_bias", shape=(self.units,), initializer="zeros")
+        self.visible_bias = self.add_weight(name="visible_bias", shape=(width,), initializer="zeros")
+        self.chain = None
+        if self.persistent:
+            initial = "zeros" if self.visible == "gaussian" else keras.initializers.RandomUniform(0.0, 1.0, seed=self.seed)
+            self.chain = self.add_weight(name="chain", shape=(self.chains, width), initializer=initial, trainable=False)
+
+    # -- the model's conditionals and energy ----------------------------------------
+
+    def hidden_probabilities(self, v):
+        """p(h = 1 | v) = sigmoid(v W + c)."""
+        return ops.sigmoid(ops.matmul(v, self.kernel) + self.hidden_bias)
+
+    def visible_mean(self, h):
+        """E[v | h]: sigmoid(h Wᵀ + b) for Bernoulli units, h Wᵀ + b for Gaussian ones."""
+        activation = ops.matmul(h, ops.transpose(self.kernel)) + self.visible_bias
+        return ops.sigmoid(activation) if self.visible == "bernoulli" else activation
+
+    def free_energy(self, v):
+        """F(v), one value per row: p(v) ∝ exp(-F(v))."""
+        hidden = ops.sum(ops.softplus(ops.matmul(v, self.kernel) + self.hidden_bias), axis=-1)
+        if self.visible == "bernoulli":
+            return -ops.sum(v * self.visible_bias, axis=-1) - hidden
+        return 0.5 * ops.sum(ops.square(v - self.visible_bias), axis=-1) - hidden
+
+    def _bernoulli(self, probabilities):
+        draw = keras.random.uniform(ops.shape(probabilities), seed=self.seed_generator, dtype=probabilities.dtype)
+        return ops.cast(draw < probabilities, probabilities.dtype)
+
+    def gibbs(self, v, steps=None):
+        """`steps` (default k) rounds of block Gibbs sampling v -> h -> v; returns the last visible sample."""
+        for _ in range(self.k if steps is None else steps):
+            h = self._bernoulli(self.hidden_probabilities(v))
+            mean = self.visible_mean(h)
+            if self.visible == "bernoulli":
+                v = self._bernoulli(mean)
+            else:
+                v = mean + keras.random.normal(ops.shape(mean), seed=self.seed_generator, dtype=mean.dtype)
+        return v
+
+    def contrastive_divergence_loss(self, v_data, v_model):
+        """mean F(v_data) - mean F(v_model), the model's samples held constant: its gradient is CD's."""
+        return ops.mean(self.free_energy(v_data)) - ops.mean(self.free_energy(ops.stop_gradient(v_model)))
+
+    def reconstruction_error(self, v):
+        """Mean squared difference between v and E[v | h = p(h | v)], per value: the usual progress measure."""
+        v = ops.convert_to_tensor(v, dtype=self.compute_dtype)
+        return ops.mean(ops.square(v - self.visible_mean(self.hidden_probabilities(v))))
+
+    def call(self, inputs, training=False):
+        probabilities = self.hidden_probabilities(inputs)
+        if training:
+            start = self.chain if self.persistent else inputs
+            v_model = ops.stop_gradient(self.gibbs(ops.cast(start, inputs.dtype)))
+            if self.persistent:
+                self.chain.assign(ops.cast(v_model, self.chain.dtype))
+            self.add_loss(self.contrastive_divergence_loss(inputs, v_model))
+        return probabilities
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "visible": self.visible, "k": self.k,
+                "persistent": self.persistent, "chains": self.chains,
+                "kernel_initializer": _serialize(self.kernel_initializer), "seed": self.seed}
