@@ -39,6 +39,7 @@ from zoo.callbacks import (
     probe_batch,
 )
 from zoo.callbacks.chain import chain_of
+from zoo.callbacks.pretraining import PRETRAIN_DEFAULTS, rbm_layers
 
 __all__ = ["RunPlan", "build_plan", "validate", "apply_runtime", "apply_distribution", "distribution_strategy",
            "logged_names"]
@@ -80,6 +81,7 @@ class RunPlan:
             head_epochs=section.get("head_epochs"),
             optimizer=resolve(optimizer, "optimizer", self.spec, ("pretrain", "optimizer")) if optimizer is not None else None,
             freeze=section["freeze"],
+            **{key: section[key] for key in ("tied", "noise", "loss", "k", "persistent")},
             validation_data=self.data.validation,
             verbose=verbose,
         )
@@ -417,6 +419,16 @@ def _check_pretrain(spec: Spec, model: keras.Model) -> None:
         chain = chain_of(model)
     except ValueError as error:
         raise spec.error(("pretrain",), str(error)) from None
+    section = spec.tree["pretrain"]
+    for key, modes in (("tied", ("unsupervised",)), ("noise", ("unsupervised",)), ("loss", ("unsupervised",)),
+                       ("k", ("rbm",)), ("persistent", ("rbm",))):
+        if section[key] != PRETRAIN_DEFAULTS[key] and section["mode"] not in modes:
+            raise spec.error(("pretrain", key), f"{key} applies to mode {' or '.join(modes)}, not {section['mode']}.")
+    if section["mode"] == "rbm":
+        try:
+            rbm_layers(chain)
+        except ValueError as error:
+            raise spec.error(("pretrain", "mode"), str(error)) from None
     epochs = spec.tree["pretrain"]["epochs_per_layer"]
     if isinstance(epochs, list) and len(epochs) != len(chain.hidden):
         raise spec.error(("pretrain", "epochs_per_layer"), f"{len(epochs)} entries for {len(chain.hidden)} hidden layers "

@@ -240,10 +240,10 @@ SCHEMA: dict[str, Any] = {
         },
         "pretrain": {
             "type": "object",
-            "description": "greedy layer-wise pretraining before `train`: {mode, epochs_per_layer, head_epochs, optimizer, freeze}",
+            "description": "greedy layer-wise pretraining before `train`: {mode, epochs_per_layer, head_epochs, optimizer, freeze, tied, noise, loss, k, persistent}",
             "additionalProperties": False,
             "properties": {
-                "mode": {"enum": ["supervised", "unsupervised"], "default": "supervised"},
+                "mode": {"enum": ["supervised", "unsupervised", "rbm"], "default": "supervised"},
                 "epochs_per_layer": {
                     "default": 3,
                     "description": "a positive integer, or a list of them (one per hidden layer)",
@@ -255,6 +255,14 @@ SCHEMA: dict[str, Any] = {
                 "head_epochs": {"type": "integer", "minimum": 1},
                 "optimizer": {"$ref": "#/$defs/component"},
                 "freeze": {"type": "boolean", "default": True},
+                "tied": {"type": "boolean", "default": False,
+                         "description": "unsupervised: each decoder reuses its encoder's kernel transposed (DenseTied)"},
+                "noise": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.0,
+                          "description": "unsupervised: fraction of each autoencoder's inputs zeroed while training (denoising)"},
+                "loss": {"enum": ["auto", "binary_crossentropy", "mse"], "default": "auto",
+                         "description": "unsupervised: the reconstruction's loss; auto is cross-entropy for probabilities"},
+                "k": {"type": "integer", "minimum": 1, "default": 1, "description": "rbm: Gibbs steps of contrastive divergence"},
+                "persistent": {"type": "boolean", "default": False, "description": "rbm: persistent contrastive divergence"},
             },
         },
         "transfer": {

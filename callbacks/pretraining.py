@@ -46,6 +46,11 @@ MODES = ("supervised", "unsupervised", "rbm")
 
 
 LOSSES = ("auto", "binary_crossentropy", "mse")
+# Contrastive divergence's default (Hinton's practical guide: learning rate 0.1, momentum up to 0.9); the model's
+# own optimizer (Adam at 1e-2, say) drives the hidden units of deeper RBMs to constant outputs.
+RBM_OPTIMIZER = {"class_name": "SGD", "config": {"learning_rate": 0.1, "momentum": 0.9}}
+# The mode-specific options and their defaults (a spec that changes one for another mode is refused).
+PRETRAIN_DEFAULTS = {"tied": False, "noise": 0.0, "loss": "auto", "k": 1, "persistent": False}
 
 
 class _ReconstructionLoss(keras.layers.Layer):
@@ -148,11 +153,11 @@ def greedy_layerwise_pretrain(
     head_epochs: int | None = None,
     optimizer: Any = None,
     freeze: bool = True,
-    tied: bool = True,
-    noise: float = 0.2,
-    loss: str = "auto",
-    k: int = 1,
-    persistent: bool = False,
+    tied: bool = PRETRAIN_DEFAULTS["tied"],
+    noise: float = PRETRAIN_DEFAULTS["noise"],
+    loss: str = PRETRAIN_DEFAULTS["loss"],
+    k: int = PRETRAIN_DEFAULTS["k"],
+    persistent: bool = PRETRAIN_DEFAULTS["persistent"],
     validation_data: Any = None,
     batch_size: int | None = None,
     verbose: int = 0,
@@ -168,7 +173,8 @@ def greedy_layerwise_pretrain(
         head_epochs: unsupervised mode, epochs of the output layer on the frozen stack
             (default: the last entry of `epochs_per_layer`).
         optimizer: each phase's optimizer (an identifier, a config or an instance, copied
-            fresh for every phase); default a copy of the model's own.
+            fresh for every phase); default a copy of the model's own, except for the RBMs of
+            rbm mode, which default to SGD with learning rate 0.1 and momentum 0.9.
         freeze: keep the layers trained in earlier phases frozen.
         tied: unsupervised mode, each autoencoder's decoder reuses its encoder's kernel transposed
             (`zoo.layers.DenseTied`); False gives it a kernel of its own.
@@ -320,7 +326,7 @@ def _head_phase(chain: Chain, train, validation, phase_number: int, epochs: int,
     return _phase_report(phase_number, "output layer", [chain.head], chain.hidden, epochs, started, logs)
 
 
-def _rbm_layers(chain: Chain) -> list[keras.layers.Layer]:
+def rbm_layers(chain: Chain) -> list[keras.layers.Layer]:
     """The hidden layers a DBN initializes: one sigmoid Dense-like layer (kernel and bias) per block."""
     layers = []
     for index, block in enumerate(chain.hidden, start=1):
@@ -338,7 +344,7 @@ def _rbm_layers(chain: Chain) -> list[keras.layers.Layer]:
 
 def _rbm(chain: Chain, train, epochs, head_epochs, optimizer, validation, batch_size, verbose, options: dict) -> list[dict]:
     reports = []
-    layers = _rbm_layers(chain)
+    layers = rbm_layers(chain)
     x_train, x_validation = _inputs_only(train), _inputs_only(validation)
     visible = "bernoulli" if _inputs_in_unit_interval(chain, x_train) else "gaussian"
     for k, (layer, phase_epochs) in enumerate(zip(layers, epochs), start=1):
@@ -353,7 +359,7 @@ def _rbm(chain: Chain, train, epochs, head_epochs, optimizer, validation, batch_
         rbm = RBM(int(layer.kernel.shape[1]), visible=visible if k == 1 else "bernoulli", k=options["k"],
                   persistent=options["persistent"], name=f"rbm_{k}")
         phase = keras.Model(inputs, rbm(below), name=f"rbm_{k}")
-        phase.compile(optimizer=_optimizer(optimizer, chain.model))
+        phase.compile(optimizer=_optimizer(RBM_OPTIMIZER if optimizer is None else optimizer, chain.model))
         logs = _fit(phase, x_train, None, phase_epochs, batch_size, verbose)  # CD has no loss outside training
         layer.kernel.assign(rbm.kernel)
         layer.bias.assign(rbm.hidden_bias)

@@ -486,8 +486,8 @@ def densenet(
     pool = keras.layers.AveragePooling2D if two_d else keras.layers.AveragePooling1D
     x = conv(2 * growth_rate, 3, padding="same", use_bias=False, kernel_initializer="he_normal")(x)
 
-    def norm_relu(t):
-        return keras.layers.Activation("relu")(keras.layers.BatchNormalization()(t))
+    def norm_relu(t):  # momentum 0.9 (PyTorch's 0.1): the moving statistics settle within a few epochs of small data
+        return keras.layers.Activation("relu")(keras.layers.BatchNormalization(momentum=0.9)(t))
 
     for index, layers in enumerate(blocks):
         for _ in range(layers):

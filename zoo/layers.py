@@ -785,15 +785,18 @@ class RBM(keras.layers.Layer):
 
     def hidden_probabilities(self, v):
         """p(h = 1 | v) = sigmoid(v W + c)."""
+        v = ops.convert_to_tensor(v, dtype=self.compute_dtype)
         return ops.sigmoid(ops.matmul(v, self.kernel) + self.hidden_bias)
 
     def visible_mean(self, h):
         """E[v | h]: sigmoid(h Wᵀ + b) for Bernoulli units, h Wᵀ + b for Gaussian ones."""
+        h = ops.convert_to_tensor(h, dtype=self.compute_dtype)
         activation = ops.matmul(h, ops.transpose(self.kernel)) + self.visible_bias
         return ops.sigmoid(activation) if self.visible == "bernoulli" else activation
 
     def free_energy(self, v):
         """F(v), one value per row: p(v) ∝ exp(-F(v))."""
+        v = ops.convert_to_tensor(v, dtype=self.compute_dtype)  # a NumPy v times a variable would be NumPy: no gradient
         hidden = ops.sum(ops.softplus(ops.matmul(v, self.kernel) + self.hidden_bias), axis=-1)
         if self.visible == "bernoulli":
             return -ops.sum(v * self.visible_bias, axis=-1) - hidden
@@ -805,6 +808,7 @@ class RBM(keras.layers.Layer):
 
     def gibbs(self, v, steps=None):
         """`steps` (default k) rounds of block Gibbs sampling v -> h -> v; returns the last visible sample."""
+        v = ops.convert_to_tensor(v, dtype=self.compute_dtype)
         for _ in range(self.k if steps is None else steps):
             h = self._bernoulli(self.hidden_probabilities(v))
             mean = self.visible_mean(h)
