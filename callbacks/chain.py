@@ -59,8 +59,9 @@ class Chain:
                          f"{', '.join(layer.name for layer in self.layers)}.")
 
 
-def chain_of(model: keras.Model) -> Chain:
-    """Cut `model` into preamble and blocks; a model that is not a chain is a ValueError that says where."""
+def _chain_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The layers `model` applies one after another; a nested model (a zoo architecture behind the spec's
+    input preprocessing, say) contributes its own layers. A model that is not a chain is a ValueError."""
     if isinstance(model, keras.Sequential):
         layers = list(model.layers)
     else:
@@ -70,12 +71,21 @@ def chain_of(model: keras.Model) -> Chain:
         layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
         previous = model.inputs[0]
         for layer in layers:
-            nodes = layer._inbound_nodes
-            if len(nodes) != 1 or len(nodes[0].input_tensors) != 1 or nodes[0].input_tensors[0] is not previous:
+            nodes = [node for node in layer._inbound_nodes if any(t is previous for t in node.input_tensors)]
+            if len(nodes) != 1 or len(nodes[0].input_tensors) != 1:
                 raise ValueError(f"model {model.name!r} is not a chain of layers: layer {layer.name!r} does not take "
                                  "just the previous layer's output (a residual or branching model); "
                                  "layer-wise procedures need a plain stack.")
             previous = nodes[0].output_tensors[0]
+    flat = []
+    for layer in layers:
+        flat.extend(_chain_layers(layer) if isinstance(layer, keras.Model) else [layer])
+    return flat
+
+
+def chain_of(model: keras.Model) -> Chain:
+    """Cut `model` into preamble and blocks; a model that is not a chain is a ValueError that says where."""
+    layers = _chain_layers(model)
     starts = [i for i, layer in enumerate(layers) if _starts_block(layer)]
     if len(starts) < 2:
         raise ValueError(f"model {model.name!r} has {len(starts)} layer(s) with a kernel; layer-wise procedures need "

@@ -30,6 +30,18 @@ def test_pretrain_section_beats_the_same_network_from_scratch_for_the_same_epoch
     assert (tmp_path / "pretrained" / "pretrained.weights.h5").exists()
 
 
+def test_a_dbn_spec_behind_input_preprocessing_pretrains_its_rbms(tmp_path):
+    """specs/digits_dbn.yaml, small: `zoo: dbn` behind the spec's rescaling (a nested model) is still a chain
+    of layers, each hidden layer starts from an RBM, and pretrain.json records the reconstruction errors."""
+    result = train(ROOT / "specs" / "digits_dbn.yaml", ["model.units=[32, 16]", "pretrain.epochs_per_layer=2",
+                                                        "pretrain.head_epochs=1", "train.epochs=2"],
+                   run_dir=tmp_path / "dbn", quiet=True)
+    phases = json.loads((tmp_path / "dbn" / "pretrain.json").read_text())
+    assert [p["kind"] for p in phases] == ["rbm", "rbm", "output layer"]
+    assert phases[0]["visible"] == "bernoulli" and all(0 < p["reconstruction_error"] < 0.2 for p in phases[:2])
+    assert result.epochs_run == 2 and np.isfinite(result.metrics["final_val_loss"])
+
+
 def test_resumed_run_keeps_its_pretrained_weights_instead_of_pretraining_again(tmp_path):
     text = DIGITS_SPEC.replace("  epochs: 2", "  epochs: 2\npretrain: {epochs_per_layer: 1}")
     spec = load_spec(text)
@@ -109,6 +121,10 @@ PRETRAIN_ERRORS = [
     ("residual", "pretrain: {}", "pretrain", "not a chain"),
     ("with-transfer", "pretrain: {}\ntransfer: {from: x.keras}", "transfer.from", "not found"),
     ("bad-mode", "pretrain: {mode: greedy}", "pretrain.mode", "supervised"),
+    ("rbm-on-relu", "pretrain: {mode: rbm}", "pretrain.mode", "needs sigmoid hidden layers"),
+    ("tied-when-supervised", "pretrain: {tied: true}", "pretrain.tied", "applies to mode unsupervised, not supervised"),
+    ("k-when-unsupervised", "pretrain: {mode: unsupervised, k: 3}", "pretrain.k", "applies to mode rbm, not unsupervised"),
+    ("noise-out-of-range", "pretrain: {mode: unsupervised, noise: 1.0}", "pretrain.noise", "1.0"),
 ]
 
 
