@@ -98,6 +98,20 @@ def _parser() -> argparse.ArgumentParser:
     finder.add_argument("--steps", type=int, default=100, help="batches in the sweep (default 100)")
     finder.add_argument("--run-dir", metavar="DIR", help="write here instead of runs/<name>/lr-find-<timestamp>/")
 
+    curve = command("learning-curve", "training and validation error against the training set's size, with the "
+                    "bias/variance reading and a PNG")
+    curve.add_argument("spec")
+    curve.add_argument("overrides", nargs="*")
+    curve.add_argument("--sizes", type=float, nargs="+", metavar="N", help="training rows (whole numbers) or fractions "
+                       "in (0, 1] of the training split (default 0.1 0.2 0.4 0.7 1.0)")
+    curve.add_argument("--baseline-error", type=float, default=0.0, help="the error a good model reaches (default 0)")
+    curve.add_argument("--tolerance", type=float, default=0.02, help="how far above baseline counts as high (default 0.02)")
+    curve.add_argument("--run-dir", metavar="DIR", help="write here instead of runs/<name>/learning-curve-<timestamp>/")
+
+    ensemble = command("ensemble", "average finished runs' (or checkpoints') predictions; its score next to each member's")
+    ensemble.add_argument("members", nargs="+", metavar="RUN_DIR|MODEL.keras")
+    ensemble.add_argument("--data", metavar="YAML", help="score on another data source, e.g. '{csv: held_out.csv, label: y}'")
+
     evaluate = command("evaluate", "metrics of a finished run on its test split")
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--data", metavar="YAML", help="another data source, e.g. '{csv: new.csv, label: y}'")
@@ -297,6 +311,27 @@ def _lr_find(arguments) -> int:
     else:
         print(f"suggested learning rate: {result['suggestion']:.3g}")
     print(f"written: {result['run_dir']}/lr_find.png, lr_find.json")
+    return 0
+
+
+def _ensemble(arguments) -> int:
+    from zoo.builders.ensemble import ensemble, format_ensemble
+
+    from zoo.builders.loader import parse_yaml
+
+    source = parse_yaml(arguments.data, "--data")[0] if arguments.data else None
+    print(format_ensemble(ensemble(arguments.members, source)))
+    return 0
+
+
+def _learning_curve(arguments) -> int:
+    from zoo.builders.curves import format_curve, learning_curve
+
+    sizes = [int(size) if size > 1 and size == int(size) else size for size in arguments.sizes or ()]
+    result = learning_curve(arguments.spec, arguments.overrides, sizes=sizes or None, directory=arguments.run_dir,
+                            baseline_error=arguments.baseline_error, tolerance=arguments.tolerance)
+    print(format_curve(result))
+    print(f"written: {result['directory']}/learning_curve.png, learning_curve.json")
     return 0
 
 
@@ -511,6 +546,8 @@ _COMMANDS = {
     "tune": _tune,
     "doctor": _doctor,
     "lr-find": _lr_find,
+    "learning-curve": _learning_curve,
+    "ensemble": _ensemble,
 }
 
 if __name__ == "__main__":

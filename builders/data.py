@@ -48,6 +48,9 @@ class DataInfo:
     variance: np.ndarray | None = None
     sizes: dict = field(default_factory=dict)
     class_names: list | None = None
+    whitening: Any = None  # (mean, matrix), or {input: (mean, matrix)}, for data.normalize: center, pca or zca
+    target_mean: list | None = None  # data.scale_targets: the training targets' mean and std, one per output
+    target_std: list | None = None
 
 
 @dataclass
@@ -559,6 +562,59 @@ def _keep_classes(spec: Spec, x: np.ndarray, y: np.ndarray, classes: list) -> tu
     return take_rows(x, keep), np.array([relabel[v] for v in y[keep].tolist()], dtype=y.dtype)
 
 
+NORMALIZE_METHODS = ("channel", "feature", "global", "center", "pca", "zca")
+WHITENING_METHODS = ("center", "pca", "zca")
+
+
+def normalize_settings(value: Any) -> dict | None:
+    """`data.normalize` as {method, epsilon, components}: true is per channel (the last axis), a name is
+    that method, a mapping gives the epsilon and components of whitening; None when off."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return {"method": "channel", "epsilon": 1e-5, "components": None}
+    if isinstance(value, str):
+        return {"method": value, "epsilon": 1e-5, "components": None}
+    return {"method": value["method"], "epsilon": value.get("epsilon", 1e-5), "components": value.get("components")}
+
+
+def _checked_normalize(spec: Spec, section: dict) -> dict | None:
+    settings = normalize_settings(section.get("normalize"))
+    if settings and settings["components"] is not None and settings["method"] != "pca":
+        raise spec.error(("data", "normalize", "components"), f"components applies to method pca, not {settings['method']}.")
+    return settings
+
+
+def input_statistics(array: np.ndarray, settings: dict) -> tuple[np.ndarray, np.ndarray]:
+    """What the input's normalization layer needs, from the training rows: (mean, variance) per channel, per
+    feature (each value of a row) or global; or (mean, whitening matrix) for center, pca and zca."""
+    from zoo.layers import whitening_statistics
+
+    method = settings["method"]
+    if method in WHITENING_METHODS:
+        features = int(np.prod(array.shape[1:]))
+        if settings["components"] is not None and settings["components"] > features:
+            raise ValueError(f"components: {settings['components']} of {features} features.")
+        return whitening_statistics(array, method, settings["epsilon"], settings["components"])
+    if method == "feature":
+        return array.mean(axis=0), array.var(axis=0)
+    if method == "global":
+        return np.asarray(array.mean()), np.asarray(array.var())
+    features = array.reshape(-1, array.shape[-1]) if array.ndim > 1 else array[:, None]
+    return features.mean(axis=0), features.var(axis=0)
+
+
+def _scale_targets(spec: Spec, info: DataInfo, y: np.ndarray) -> None:
+    """`data.scale_targets`: the training targets' mean and standard deviation, for a regression."""
+    if info.task != "regression":
+        raise spec.error(("data", "scale_targets"), f"scale_targets applies to regression targets; these are {info.task} labels.")
+    values = np.asarray(y, "float64").reshape(len(y), -1)
+    std = values.std(axis=0)
+    if np.any(std <= 1e-12 * np.maximum(1.0, np.abs(values.mean(axis=0)))):
+        raise spec.error(("data", "scale_targets"), "a target is constant over the training rows: nothing to scale.")
+    info.target_mean, info.target_std = values.mean(axis=0).tolist(), std.tolist()
+
+
 def _split(x, y, fraction: float, rng: np.random.Generator):
     order = rng.permutation(count_rows(x))
     held = int(round(count_rows(x) * fraction))
@@ -586,7 +642,8 @@ def load_data(spec: Spec, batch_size: int | None = None) -> Data:
         class_names = [class_names[c] for c in classes] if class_names is not None else None
     if count_rows(x) == 0:
         raise spec.error(path, "the data source holds no rows.")
-    rng = np.random.default_rng(spec.seed if spec.seed is not None else 0)
+    split_seed = section.get("split_seed")
+    rng = np.random.default_rng(split_seed if split_seed is not None else spec.seed if spec.seed is not None else 0)
     splits: dict[str, tuple] = {}
     train = (x, y)
     if given_test is not None:
@@ -621,16 +678,23 @@ def load_data(spec: Spec, batch_size: int | None = None) -> Data:
         sizes={name: count_rows(split[0]) for name, split in splits.items()},
         class_names=class_names,
     )
-    if section.get("normalize"):  # statistics of the training rows only; per named input
-        def statistics(array):
-            features = array.reshape(-1, array.shape[-1]) if array.ndim > 1 else array[:, None]
-            return features.mean(axis=0), features.var(axis=0)
-
-        if isinstance(train[0], dict):
-            found = {name: statistics(array) for name, array in train[0].items()}
-            info.mean, info.variance = {n: m for n, (m, _) in found.items()}, {n: v for n, (_, v) in found.items()}
+    settings = _checked_normalize(spec, section)
+    if settings:  # statistics of the training rows only (after data.rescale, as the model applies it); per named input
+        rescale = section.get("rescale") or 1.0
+        try:
+            if isinstance(train[0], dict):
+                found = {name: input_statistics(np.asarray(array, "float64") * rescale, settings) for name, array in train[0].items()}
+                first, second = {n: a for n, (a, _) in found.items()}, {n: b for n, (_, b) in found.items()}
+            else:
+                first, second = input_statistics(np.asarray(train[0], "float64") * rescale, settings)
+        except ValueError as error:
+            raise spec.error(("data", "normalize"), str(error)) from None
+        if settings["method"] in WHITENING_METHODS:
+            info.whitening = (first, second) if not isinstance(first, dict) else {n: (first[n], second[n]) for n in first}
         else:
-            info.mean, info.variance = statistics(train[0])
+            info.mean, info.variance = first, second
+    if section.get("scale_targets"):
+        _scale_targets(spec, info, train[1])
     size = batch_size or section["batch_size"]
     pipelines = {name: _pipeline_from_arrays(split, size, name == "train", section, spec.seed) for name, split in splits.items()}
     return Data(info, pipelines["train"], pipelines.get("validation"), pipelines.get("test"), arrays=splits)
@@ -715,9 +779,21 @@ def _load_tfds(spec: Spec, section: dict, batch_size: int | None) -> Data:
             raise spec.error(where, f"split {split_name!r} of {name} holds no examples.")
     info = DataInfo(input_shape=x_shape, task=task, num_classes=num_classes, sizes=sizes,
                     class_names=getattr(label_feature, "names", None))
-    if section.get("normalize"):
-        norm = _feature_statistics(datasets["train"].map(lambda x, y: tf.cast(x, "float32")))
-        info.mean, info.variance = norm
+    settings = _checked_normalize(spec, section)
+    if settings:  # streamed over the training split, after data.rescale as the model applies it
+        rescale = float(section.get("rescale") or 1.0)
+        features = datasets["train"].map(lambda x, y: tf.cast(x, "float32") * rescale)
+        if settings["method"] == "channel":
+            info.mean, info.variance = _feature_statistics(features)
+        elif settings["method"] in WHITENING_METHODS:
+            from zoo.layers import whitening_statistics
+
+            info.whitening = whitening_statistics(features.batch(1024).as_numpy_iterator(), settings["method"],
+                                                  settings["epsilon"], settings["components"])
+        else:
+            info.mean, info.variance = _streamed_moments(features.batch(1024).as_numpy_iterator(), settings["method"])
+    if section.get("scale_targets"):
+        raise spec.error(("data", "scale_targets"), "scale_targets needs an in-memory source (sklearn, csv, parquet, npz, mnist1d).")
     size = batch_size or section["batch_size"]
     pipelines = {k: _finish(ds, sizes[k], size, k == "train", section, spec.seed) for k, ds in datasets.items()}
     return Data(info, pipelines["train"], pipelines.get("validation"), pipelines.get("test"))
@@ -731,6 +807,20 @@ def _tensorflow(spec: Spec, path: tuple, feature: str):
         raise spec.error(path, f"{feature} needs TensorFlow, which is not installed here (pip install tensorflow); "
                          "in-memory sources (sklearn, csv, parquet, npz, mnist1d) need none.") from None
     return tf
+
+
+def _streamed_moments(batches, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance per value of a row ("feature") or over everything ("global"), in float64."""
+    count, total, squares = 0, 0.0, 0.0
+    for batch in batches:
+        values = np.asarray(batch, "float64")
+        if method == "global":
+            values = values.reshape(-1)
+        count += len(values)
+        total = total + values.sum(axis=0)
+        squares = squares + np.square(values).sum(axis=0)
+    mean = total / count
+    return np.asarray(mean), np.asarray(np.maximum(squares / count - np.square(mean), 0.0))
 
 
 def _feature_statistics(features) -> tuple[np.ndarray, np.ndarray]:

@@ -184,16 +184,47 @@ def _first_line(error: Exception) -> str:
 
 
 def _input_preprocessing(spec: Spec, info: DataInfo | None, name: str | None = None) -> list[keras.layers.Layer]:
-    """Rescaling and normalization (training-split statistics) of the input, or of the named input `name`."""
+    """Rescaling and normalization (training-split statistics) of the input, or of the named input `name`:
+    `data.normalize` per channel (true), per feature, global, or whitening (center, pca, zca)."""
+    from zoo.builders.data import normalize_settings
+
     layers: list[keras.layers.Layer] = []
+    suffix = (lambda kind: None) if name is None else (lambda kind: f"{name}_{kind}")
     rescale = spec.get("data", "rescale")
     if rescale:
-        layers.append(keras.layers.Rescaling(rescale, name=None if name is None else f"{name}_rescaling"))
-    if spec.get("data", "normalize") and info is not None and info.mean is not None:
+        layers.append(keras.layers.Rescaling(rescale, name=suffix("rescaling")))
+    settings = normalize_settings(spec.get("data", "normalize"))
+    if not settings or info is None:
+        return layers
+    method = settings["method"]
+    if info.whitening is not None:
+        from zoo.layers import Whitening
+
+        mean, matrix = info.whitening[name] if isinstance(info.whitening, dict) else info.whitening
+        layer = Whitening(method, epsilon=settings["epsilon"], components=settings["components"], name=suffix("whitening"))
+        layer.set_statistics(mean, matrix)
+        layers.append(layer)
+    elif info.mean is not None:
         mean, variance = (info.mean, info.variance) if name is None or not isinstance(info.mean, dict) else (info.mean[name], info.variance[name])
-        layers.append(keras.layers.Normalization(axis=-1, mean=mean, variance=_unit_if_constant(mean, variance),
-                                                 name=None if name is None else f"{name}_normalization"))
+        variance = _unit_if_constant(mean, variance)
+        if method == "global":
+            layers.append(keras.layers.Normalization(axis=None, mean=float(mean), variance=float(variance), name=suffix("normalization")))
+        elif method == "feature":
+            axes = tuple(range(1, np.ndim(mean) + 1))
+            layers.append(keras.layers.Normalization(axis=axes, mean=mean, variance=variance, name=suffix("normalization")))
+        else:
+            layers.append(keras.layers.Normalization(axis=-1, mean=mean, variance=variance, name=suffix("normalization")))
     return layers
+
+
+def _in_target_units(spec: Spec, model: keras.Model, info: DataInfo) -> keras.Model:
+    """`data.scale_targets`: the model's output becomes z·std + mean, a fixed layer, so that it predicts in the
+    targets' own units while the loss (`StandardizedLoss`) sees unit-scale values."""
+    if len(model.outputs) != 1 or model.outputs[0].shape[-1] != len(info.target_mean):
+        raise spec.error(("data", "scale_targets"), f"the model's output has shape {model.outputs[0].shape[1:]}, "
+                         f"the targets {len(info.target_mean)} value(s) per row.")
+    scaling = keras.layers.Rescaling(scale=info.target_std, offset=info.target_mean, dtype="float32", name="target_units")
+    return keras.Model(model.inputs, scaling(model.outputs[0]), name=model.name)
 
 
 def _unit_if_constant(mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
@@ -278,6 +309,8 @@ def build_model(spec: Spec, info: DataInfo | None = None, compile: bool = True) 
         model = keras.Model(inputs, x, name=spec.name)
     if "zoo" not in section:
         builder.check_defaults_used()
+    if info is not None and info.target_mean is not None:
+        model = _in_target_units(spec, model, info)
     if compile:
         compile_model(model, spec, info)
     return model
@@ -457,6 +490,10 @@ def compile_model(model: keras.Model, spec: Spec, info: DataInfo | None = None) 
         loss = default_loss(task)
     else:
         raise spec.error(("train",), "train.loss is needed when there is no data to infer it from.")
+    if info is not None and info.target_mean is not None:
+        from zoo.losses import StandardizedLoss
+
+        loss = StandardizedLoss(loss, mean=info.target_mean, std=info.target_std)
     metrics = [resolve(m, "metric", spec, ("train", "metrics", i)) for i, m in enumerate(section.get("metrics", []))]
     if "metrics" not in section and task is not None:
         metrics = default_metrics(task)

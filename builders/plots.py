@@ -109,6 +109,22 @@ def plot_confusion(matrix: np.ndarray, names: list[str], title: str, target: Pat
     save_figure(figure, target)
 
 
+def plot_learning_curve(result: dict, target: Path) -> None:
+    """Training and validation error against the training rows (log x axis), the verdict in the title."""
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(6, 4))
+    axis.plot(result["sizes"], result["train_error"], "o-", label="train")
+    axis.plot(result["sizes"], result["validation_error"], "o-", label="validation")
+    if result["verdict"]["baseline_error"]:
+        axis.axhline(result["verdict"]["baseline_error"], color="grey", linestyle="--", linewidth=1, label="baseline")
+    axis.set_xscale("log")
+    axis.set_xlabel("training rows")
+    axis.set_ylabel(result["error"])
+    axis.set_title(f"{result['spec']}: {result['verdict']['verdict']} at {result['sizes'][-1]} rows")
+    axis.legend()
+    save_figure(figure, target)
+
+
 def plot_comparison(histories: dict[str, dict], target: Path) -> None:
     """The learning curves of several runs overlaid: one panel per quantity (loss, each metric), train
     dashed and validation solid, one colour per run."""

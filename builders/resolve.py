@@ -81,6 +81,7 @@ def load_project_classes() -> None:
     import zoo.architectures  # noqa: F401
     import zoo.callbacks  # noqa: F401
     import zoo.layers  # noqa: F401
+    import zoo.losses  # noqa: F401
     import zoo.optimizers  # noqa: F401
     import zoo.schedules  # noqa: F401
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_MODULES = ("activations", "architectures", "layers", "optimizers", "schedules", "callbacks", "builders")
+_MODULES = ("activations", "architectures", "layers", "losses", "optimizers", "schedules", "callbacks", "builders")
 
 # name -> the module that defines it
 _API = {

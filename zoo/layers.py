@@ -32,6 +32,8 @@ __all__ = [
     "Highway",
     "DenseTied",
     "RBM",
+    "Whitening",
+    "whitening_statistics",
 ]
 
 register = keras.saving.register_keras_serializable(package="zoo")
@@ -844,3 +846,130 @@ class RBM(keras.layers.Layer):
         return {**super().get_config(), "units": self.units, "visible": self.visible, "k": self.k,
                 "persistent": self.persistent, "chains": self.chains,
                 "kernel_initializer": _serialize(self.kernel_initializer), "seed": self.seed}
+
+
+def whitening_statistics(batches, method="zca", epsilon=1e-5, components=None):
+    """The mean and the whitening matrix of `batches` (an array, or an iterable of array batches), rows flattened.
+
+    PCA: W = U diag(1/sqrt(λ + ε)), keeping the top `components` directions (all by default);
+    ZCA: W = U diag(1/sqrt(λ + ε)) Uᵀ, the whitening closest to the identity, which keeps images images;
+    center: W = I. Accumulated in float64, so a stream of batches gives what one array would.
+    """
+    _checks.one_of("Whitening", "method", method, WHITENING_METHODS)
+    import numpy as np
+
+    count, total, outer = 0, None, None
+    for batch in ([batches] if hasattr(batches, "shape") else batches):
+        batch = batch[0] if isinstance(batch, (tuple, list)) else batch
+        rows = np.asarray(batch, dtype="float64").reshape(len(batch), -1)
+        if total is None:
+            total, outer = np.zeros(rows.shape[1]), np.zeros((rows.shape[1], rows.shape[1]))
+        count += len(rows)
+        total += rows.sum(axis=0)
+        if method != "center":
+            outer += rows.T @ rows
+    if not count:
+        raise ValueError("Whitening: no rows to compute statistics from.")
+    mean = total / count
+    if method == "center":
+        return mean, np.eye(len(mean))
+    covariance = outer / count - np.outer(mean, mean)
+    eigenvalues, eigenvectors = np.linalg.eigh((covariance + covariance.T) / 2)
+    order = np.argsort(eigenvalues)[::-1]
+    eigenvalues, eigenvectors = np.maximum(eigenvalues[order], 0.0), eigenvectors[:, order]
+    if components is not None:
+        eigenvalues, eigenvectors = eigenvalues[:components], eigenvectors[:, :components]
+    matrix = eigenvectors / np.sqrt(eigenvalues + epsilon)
+    if method == "zca":
+        matrix = matrix @ eigenvectors.T
+    return mean, matrix
+
+
+WHITENING_METHODS = ("zca", "pca", "center")
+
+
+@register
+class Whitening(keras.layers.Layer):
+    """PCA or ZCA whitening, or centring only, with statistics adapted on the training data (Keras's `adapt`).
+
+    y = (x - μ) W over each row's values flattened: PCA rotates onto the principal
+    directions and scales each to unit variance (the output is those components, the
+    top `components` ones if given); ZCA then rotates back, so images stay images
+    with their correlations removed; `center` subtracts the mean only. ε keeps the
+    directions of tiny variance from being blown up. The statistics are
+    non-trainable weights: saved with the model, so a saved model whitens its
+    inputs itself.
+
+    Args:
+        method: "zca", "pca" or "center".
+        epsilon: added to each eigenvalue, >= 0.
+        components: PCA only, how many directions to keep (default all).
+
+    Example:
+        >>> layer = Whitening("zca", epsilon=0.1)
+        >>> layer.adapt(x_train)                     # doctest: +SKIP
+        >>> model = keras.Sequential([keras.Input(x_train.shape[1:]), layer, ...])  # doctest: +SKIP
+    """
+
+    def __init__(self, method="zca", epsilon=1e-5, components=None, **kwargs):
+        super().__init__(**kwargs)
+        self.method = _checks.one_of("Whitening", "method", method, WHITENING_METHODS)
+        self.epsilon = _checks.non_negative("Whitening", "epsilon", epsilon)
+        if components is not None:
+            components = _checks.positive_int("Whitening", "components", components)
+            if self.method != "pca":
+                raise ValueError(f"Whitening: argument `components` got {components!r}; allowed: only with method 'pca'.")
+        self.components = components
+        self.adapted = False
+
+    def build(self, input_shape):
+        features = math.prod(int(d) for d in input_shape[1:])
+        if self.components is not None and self.components > features:
+            raise ValueError(f"Whitening {self.name!r}: {self.components} components of {features} features.")
+        self.input_features = features
+        width = self.components or features
+        self.mean = self.add_weight(name="mean", shape=(features,), initializer="zeros", trainable=False)
+        self.matrix = self.add_weight(name="matrix", shape=(features, width), initializer="identity" if width == features else "zeros",
+                                      trainable=False)
+
+    def adapt(self, data, batch_size=None):
+        """Compute μ and W from `data`: an array, a tf.data.Dataset or any iterable of batches (x, or (x, y))."""
+        if hasattr(data, "as_numpy_iterator"):
+            data = data.as_numpy_iterator()
+        elif batch_size is not None and hasattr(data, "shape"):
+            array = data
+            data = (array[i:i + batch_size] for i in range(0, len(array), batch_size))
+        mean, matrix = whitening_statistics(data, self.method, self.epsilon, self.components)
+        self.set_statistics(mean, matrix)
+
+    def set_statistics(self, mean, matrix):
+        """Set μ and W directly (what `adapt` computes; see `whitening_statistics`)."""
+        import numpy as np
+
+        mean, matrix = np.asarray(mean, "float32").reshape(-1), np.asarray(matrix, "float32")
+        if not self.built:
+            self.build((None, len(mean)))
+        if mean.shape != tuple(self.mean.shape) or matrix.shape != tuple(self.matrix.shape):
+            raise ValueError(f"Whitening {self.name!r}: statistics of shapes {mean.shape} and {matrix.shape}, "
+                             f"the layer needs {tuple(self.mean.shape)} and {tuple(self.matrix.shape)}.")
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(matrix))):
+            raise ValueError(f"Whitening {self.name!r}: the statistics are not finite (NaN or inf in the data?).")
+        self.mean.assign(mean)
+        self.matrix.assign(matrix)
+        self.adapted = True
+
+    def call(self, inputs):
+        shape = ops.shape(inputs)
+        rows = ops.reshape(ops.cast(inputs, self.compute_dtype), (shape[0], self.input_features))
+        white = ops.matmul(rows - self.mean, self.matrix)
+        if self.method == "pca":
+            return white
+        return ops.reshape(white, shape)
+
+    def compute_output_shape(self, input_shape):
+        if self.method == "pca":
+            return (input_shape[0], self.components or math.prod(int(d) for d in input_shape[1:]))
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "method": self.method, "epsilon": self.epsilon, "components": self.components}
