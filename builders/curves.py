@@ -103,9 +103,9 @@ def _curve(spec: Spec, counts: list[int], path: Path, baseline_error: float, tol
         validation_errors.append(validation_error)
         times.append(round(time.perf_counter() - started, 2))
     verdict = bias_variance_verdict(train_errors[-1], validation_errors[-1], baseline_error, tolerance)
-    gain = validation_errors[-2] - validation_errors[-1]
+    gain = validation_errors[-2] - validation_errors[-1]  # "falling": by a tenth of itself, or by half the tolerance
     trend = (f"validation error still falling ({validation_errors[-2]:.4f} at {counts[-2]} rows, {validation_errors[-1]:.4f} "
-             f"at {counts[-1]}): more data of this kind should help" if gain > tolerance / 2 else
+             f"at {counts[-1]}): more data of this kind should help" if gain > min(tolerance / 2, 0.1 * validation_errors[-2]) else
              f"validation error flat over the last sizes ({validation_errors[-2]:.4f}, {validation_errors[-1]:.4f}): more "
              "data of this kind will help little; change the model or the features")
     result = {"spec": spec.name, "sizes": counts, "train_error": train_errors, "validation_error": validation_errors,

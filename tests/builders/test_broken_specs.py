@@ -41,7 +41,7 @@ CORPUS = [
     ("seed-negative", _replace("seed: 7", "seed: -1"), 3, "seed", ">= 0"),
     ("validation-split-one", _replace("validation_split: 0.2", "validation_split: 1.5"), 6, "data.validation_split", "< 1"),
     ("batch-size-float", _replace("batch_size: 64", "batch_size: 6.4"), 8, "data.batch_size", "integer"),
-    ("normalize-string", _replace("normalize: true", "normalize: maybe"), 7, "data.normalize", "true or false"),
+    ("normalize-string", _replace("normalize: true", "normalize: maybe"), 7, "data.normalize", "true (= channel), feature, global, center, pca, zca"),
     ("unknown-sklearn-set", _replace("sklearn: digits", "sklearn: digit"), 5, "data.source.sklearn", "did you mean 'digits'"),
     ("unknown-source-key", _replace("{sklearn: digits}", "{sklearn: digits, labels: y}"), 5, "data.source.labels", "did you mean 'label'"),
     ("batch-norm-typo", _replace("dropout: 0.1", "dropout: 0.1\n    batch_norm: before"), 14, "model.defaults.batch_norm", "before_activation"),

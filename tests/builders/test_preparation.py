@@ -17,7 +17,8 @@ RNG = np.random.default_rng(0)
 
 
 def _spec(data: str, layers: str = "[Flatten, Dense: {units: 32, activation: relu}]", train_section: str = "{epochs: 2}") -> str:
-    return f"version: 1\nseed: 1\ndata: {data}\nmodel:\n  head: auto\n  layers: {layers}\ntrain: {train_section}\n"
+    return (f"version: 1\nseed: 1\ndata: {data}\nmodel:\n  head: auto\n  layers: {layers}\ntrain: {train_section}\n"
+            "output: {plots: false, tensorboard: false}\n")
 
 
 def _correlated(rows: int = 400, features: int = 6) -> np.ndarray:

@@ -18,6 +18,7 @@ from tests.conftest import DIGITS_SPEC, ROOT, call_zoo, run_zoo
 PRETRAIN_SPEC = ROOT / "specs" / "deep_sigmoid_pretrain.yaml"
 
 
+@pytest.mark.slow  # 37 s; the pretrain section's mechanics (phases, resume, rbm, errors) stay in the default run
 def test_pretrain_section_beats_the_same_network_from_scratch_for_the_same_epochs(tmp_path):
     """specs/deep_sigmoid_pretrain.yaml: 10 sigmoid layers, 10 x 5 pretraining + 5 fine-tuning epochs,
     against `pretrain=null train.epochs=55`; seed 1 in the spec."""

@@ -56,7 +56,7 @@ SMALL = {
     "specs/digits_graph.yaml": ["train.epochs=1"],
     "specs/mnist1d_zoo_cnn.yaml": ["train.epochs=1", "data.source.mnist1d.num_samples=1000"],
     "specs/deep_sigmoid_pretrain.yaml": ["train.epochs=1", "pretrain.epochs_per_layer=1"],
-    "specs/digits_dbn.yaml": ["train.epochs=1", "pretrain.epochs_per_layer=1", "pretrain.head_epochs=1"],
+    "specs/digits_dbn.yaml": ["train.epochs=1", "pretrain.epochs_per_layer=1", "pretrain.head_epochs=1", "model.units=[16, 16]"],
     "specs/transfer_digits_5to9.yaml": ["train.epochs=2", "transfer.unfreeze.after_epoch=1"],
     "specs/digits_tune.yaml": ["train.epochs=1", "tune.max_trials=1"],
 }

@@ -109,8 +109,9 @@ def test_budget_and_space_are_printed_before_the_search(tmp_path):
     text = _spec(tmp_path).replace("    - Dense: {units: {hp: Int, min_value: 8, max_value: 32, step: 8}, activation: relu}\n",
                                    "    - repeat: {hp: Int, min_value: 1, max_value: 2, name: depth}\n"
                                    "      layers: [Dense: {units: {hp: Int, min_value: 8, max_value: 32, step: 8, name: units}, activation: relu}]\n")
+    text = text.replace("max_trials: 3", "max_trials: 1")  # what is printed before the search is the point
     tune(load_spec(text), report=printed.append)
-    assert printed[0] == "search: RandomSearch: 3 trials x 2 epochs x 1 execution(s) = 6 epochs at most"
+    assert printed[0] == "search: RandomSearch: 1 trials x 2 epochs x 1 execution(s) = 2 epochs at most"
     table = printed[1].splitlines()
     assert table[0].split() == ["name", "type", "values", "default", "active", "when"]
     rows = {line.split()[0]: line for line in table[1:]}

@@ -66,7 +66,7 @@ def test_unsupervised_mode_trains_autoencoders_then_the_output_layer():
     assert not any(same(before[name], after[name]) for name in before)
 
 
-@pytest.mark.slow  # the same claim through the spec's pretrain section is in the default run (test_procedures.py)
+@pytest.mark.slow  # the same claim through the spec's pretrain section is in the slow set too (test_procedures.py)
 def test_pretraining_beats_training_from_scratch_on_a_deep_sigmoid_network():
     """10 sigmoid layers, Glorot start, Adam 1e-2, 55 epochs in all, seed 1: pretraining
     (10 phases x 5 epochs, then 5 epochs of fine-tuning) against 55 epochs from scratch."""
