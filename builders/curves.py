@@ -53,14 +53,6 @@ def _sizes(sizes: Sequence[float] | None, rows: int) -> list[int]:
     return sorted(counts)
 
 
-def _error(model: keras.Model, feed) -> tuple[float, str]:
-    results = model.evaluate(feed, verbose=0, return_dict=True)
-    for key in ("accuracy", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy"):
-        if key in results:
-            return 1.0 - float(results[key]), "1 - accuracy"
-    return float(results["loss"]), "loss"
-
-
 def learning_curve(spec: Spec | str | Path, overrides: Sequence[str] = (), sizes: Sequence[float] | None = None,
                    directory: str | Path | None = None, baseline_error: float = 0.0, tolerance: float = 0.02) -> dict[str, Any]:
     """Train the spec on growing subsets of its training rows; the errors, the reading and a PNG in `directory`.
@@ -87,6 +79,7 @@ def learning_curve(spec: Spec | str | Path, overrides: Sequence[str] = (), sizes
 
 
 def _curve(spec: Spec, counts: list[int], path: Path, baseline_error: float, tolerance: float) -> dict[str, Any]:
+    from zoo.builders.doctor import _error  # 1 - accuracy where there is one, else the loss; inference mode
     from zoo.builders.plots import plot_learning_curve
 
     train_errors, validation_errors, times, unit = [], [], [], "loss"

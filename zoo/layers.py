@@ -923,6 +923,8 @@ class Whitening(keras.layers.Layer):
         self.adapted = False
 
     def build(self, input_shape):
+        if any(d is None for d in input_shape[1:]):
+            raise ValueError(f"Whitening {self.name!r} needs rows of a fixed shape; got input shape {tuple(input_shape)}.")
         features = math.prod(int(d) for d in input_shape[1:])
         if self.components is not None and self.components > features:
             raise ValueError(f"Whitening {self.name!r}: {self.components} components of {features} features.")

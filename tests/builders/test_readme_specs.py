@@ -52,7 +52,7 @@ def test_every_readme_yaml_block_is_a_shipped_spec_or_an_excerpt_of_one():
 # The budget each shown spec trains with here: seconds, not its full run.
 SMALL = {
     "specs/digits_mlp_regularized.yaml": ["train.epochs=1"],
-    "specs/digits_conv.yaml": ["train.epochs=1"],
+    "specs/digits_conv.yaml": ["train.epochs=1", "data.limit=256"],
     "specs/digits_graph.yaml": ["train.epochs=1"],
     "specs/mnist1d_zoo_cnn.yaml": ["train.epochs=1", "data.source.mnist1d.num_samples=1000"],
     "specs/deep_sigmoid_pretrain.yaml": ["train.epochs=1", "pretrain.epochs_per_layer=1"],
