@@ -562,10 +562,6 @@ def _keep_classes(spec: Spec, x: np.ndarray, y: np.ndarray, classes: list) -> tu
     return take_rows(x, keep), np.array([relabel[v] for v in y[keep].tolist()], dtype=y.dtype)
 
 
-NORMALIZE_METHODS = ("channel", "feature", "global", "center", "pca", "zca")
-WHITENING_METHODS = ("center", "pca", "zca")
-
-
 def normalize_settings(value: Any) -> dict | None:
     """`data.normalize` as {method, epsilon, components}: true is per channel (the last axis), a name is
     that method, a mapping gives the epsilon and components of whitening; None when off."""
@@ -576,6 +572,13 @@ def normalize_settings(value: Any) -> dict | None:
     if isinstance(value, str):
         return {"method": value, "epsilon": 1e-5, "components": None}
     return {"method": value["method"], "epsilon": value.get("epsilon", 1e-5), "components": value.get("components")}
+
+
+def whitens(settings: dict | None) -> bool:
+    """Whether `data.normalize` asks for `zoo.layers.Whitening` (center, pca, zca) rather than Keras's Normalization."""
+    from zoo.layers import WHITENING_METHODS
+
+    return bool(settings) and settings["method"] in WHITENING_METHODS
 
 
 def _checked_normalize(spec: Spec, section: dict) -> dict | None:
@@ -591,7 +594,7 @@ def input_statistics(array: np.ndarray, settings: dict) -> tuple[np.ndarray, np.
     from zoo.layers import whitening_statistics
 
     method = settings["method"]
-    if method in WHITENING_METHODS:
+    if whitens(settings):
         features = int(np.prod(array.shape[1:]))
         if settings["components"] is not None and settings["components"] > features:
             raise ValueError(f"components: {settings['components']} of {features} features.")
@@ -689,7 +692,7 @@ def load_data(spec: Spec, batch_size: int | None = None) -> Data:
                 first, second = input_statistics(np.asarray(train[0], "float64") * rescale, settings)
         except ValueError as error:
             raise spec.error(("data", "normalize"), str(error)) from None
-        if settings["method"] in WHITENING_METHODS:
+        if whitens(settings):
             info.whitening = (first, second) if not isinstance(first, dict) else {n: (first[n], second[n]) for n in first}
         else:
             info.mean, info.variance = first, second
@@ -785,7 +788,7 @@ def _load_tfds(spec: Spec, section: dict, batch_size: int | None) -> Data:
         features = datasets["train"].map(lambda x, y: tf.cast(x, "float32") * rescale)
         if settings["method"] == "channel":
             info.mean, info.variance = _feature_statistics(features)
-        elif settings["method"] in WHITENING_METHODS:
+        elif whitens(settings):
             from zoo.layers import whitening_statistics
 
             info.whitening = whitening_statistics(features.batch(1024).as_numpy_iterator(), settings["method"],

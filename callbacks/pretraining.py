@@ -10,7 +10,7 @@ time gives each layer a useful start before the whole network is tuned.
 - unsupervised: phase k trains hidden layer k as the encoder of an autoencoder
   that reconstructs layer k-1's output (the inputs, for k = 1), earlier layers
   frozen; then the output layer is trained on top of the frozen stack. The
-  decoder is tied to the encoder's kernel (`zoo.layers.DenseTied`), the inputs
+  decoder may be tied to the encoder's kernel (`zoo.layers.DenseTied`), the inputs
   may be corrupted (denoising), and the reconstruction is scored by
   cross-entropy where its targets are probabilities (sigmoid units, inputs in
   [0, 1]): with squared error a deep sigmoid layer learns to map everything to
@@ -170,7 +170,7 @@ def greedy_layerwise_pretrain(
         train: a `tf.data.Dataset` or a `keras.utils.PyDataset` of `(x, y)` batches, or an `(x, y)` pair of arrays.
         mode: "supervised", "unsupervised" (stacked autoencoders) or "rbm" (a deep belief net).
         epochs_per_layer: epochs of each phase: one number, or one per hidden layer.
-        head_epochs: unsupervised mode, epochs of the output layer on the frozen stack
+        head_epochs: unsupervised and rbm modes, epochs of the output layer on the frozen stack
             (default: the last entry of `epochs_per_layer`).
         optimizer: each phase's optimizer (an identifier, a config or an instance, copied
             fresh for every phase); default a copy of the model's own, except for the RBMs of
@@ -255,10 +255,15 @@ def _supervised(chain: Chain, train, epochs, optimizer, freeze, validation, batc
     return reports
 
 
+def _sample(data: Any) -> np.ndarray:
+    """Up to 1024 input rows of an array, or the first batch of a feed."""
+    sample = np.asarray(data[:1024]) if hasattr(data, "shape") else first_batch(data)
+    return sample[0] if isinstance(sample, tuple) else sample
+
+
 def _inputs_in_unit_interval(chain: Chain, data: Any) -> bool:
     """Whether the first layer's inputs (the data through the model's preamble) lie in [0, 1], on a sample."""
-    sample = np.asarray(data[:1024]) if hasattr(data, "shape") else first_batch(data)
-    sample = sample[0] if isinstance(sample, tuple) else sample
+    sample = _sample(data)
     inputs = chain.inputs()
     values = np.asarray(keras.Model(inputs, chain.apply(inputs, []))(sample), dtype="float64")
     return bool(values.size) and float(values.min()) >= 0.0 and float(values.max()) <= 1.0
@@ -372,6 +377,4 @@ def _rbm(chain: Chain, train, epochs, head_epochs, optimizer, validation, batch_
 
 def _reconstruction_error(rbm: RBM, below: keras.Model, data: Any) -> float:
     """The RBM's mean squared reconstruction error on (a sample of) `data`, as its visible units see it."""
-    sample = np.asarray(data[:1024]) if hasattr(data, "shape") else first_batch(data)
-    sample = sample[0] if isinstance(sample, tuple) else sample
-    return float(rbm.reconstruction_error(below(sample)))
+    return float(rbm.reconstruction_error(below(_sample(data))))
