@@ -636,6 +636,9 @@ def load_data(spec: Spec, batch_size: int | None = None) -> Data:
     if kind == "tfds":
         if section.get("classes") is not None:
             raise spec.error(("data", "classes"), "data.classes filters in-memory sources; for TFDS, choose the classes when preparing the dataset.")
+        if section.get("limit") is not None:
+            raise spec.error(("data", "limit"), "data.limit cuts in-memory sources; for TFDS, slice the split instead "
+                             "(split: 'train[:1000]').")
         return _load_tfds(spec, section, batch_size)
     x, y, class_names, given_test = _arrays(spec, path, source)
     classes = section.get("classes")

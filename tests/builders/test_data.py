@@ -76,6 +76,14 @@ def test_tfds_source_offline_with_split_slicing(tmp_path):
     assert np.isfinite(model.evaluate(data.test, verbose=0)[0])
 
 
+def test_limit_on_a_tfds_source_is_a_spec_error_not_ignored(tmp_path):
+    spec = load_spec(_spec(f"{{source: {{tfds: zoo_digits, data_dir: {tmp_path}}}, limit: 100}}"))
+    with pytest.raises(SpecError, match=r"slice the split instead \(split: 'train\[:1000\]'\)") as error:
+        load_data(spec)
+    assert error.value.key_path == "data.limit"
+    assert not (tmp_path / "zoo_digits").exists()  # refused before anything was prepared
+
+
 def test_normalization_statistics_come_from_the_training_split_only():
     spec = load_spec(_spec("{source: {sklearn: diabetes}, validation_split: 0.3, normalize: true}"))
     data = load_data(spec)
