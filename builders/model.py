@@ -207,13 +207,11 @@ def _input_preprocessing(spec: Spec, info: DataInfo | None, name: str | None = N
     elif info.mean is not None:
         mean, variance = (info.mean, info.variance) if name is None or not isinstance(info.mean, dict) else (info.mean[name], info.variance[name])
         variance = _unit_if_constant(mean, variance)
-        if method == "global":
-            layers.append(keras.layers.Normalization(axis=None, mean=float(mean), variance=float(variance), name=suffix("normalization")))
-        elif method == "feature":
-            axes = tuple(range(1, np.ndim(mean) + 1))
-            layers.append(keras.layers.Normalization(axis=axes, mean=mean, variance=variance, name=suffix("normalization")))
-        else:
-            layers.append(keras.layers.Normalization(axis=-1, mean=mean, variance=variance, name=suffix("normalization")))
+        if method == "global":  # one mean and variance
+            axis, mean, variance = None, float(mean), float(variance)
+        else:  # per value of a row, or per channel (the last axis)
+            axis = tuple(range(1, np.ndim(mean) + 1)) if method == "feature" else -1
+        layers.append(keras.layers.Normalization(axis=axis, mean=mean, variance=variance, name=suffix("normalization")))
     return layers
 
 

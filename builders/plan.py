@@ -81,7 +81,7 @@ class RunPlan:
             head_epochs=section.get("head_epochs"),
             optimizer=resolve(optimizer, "optimizer", self.spec, ("pretrain", "optimizer")) if optimizer is not None else None,
             freeze=section["freeze"],
-            **{key: section[key] for key in ("tied", "noise", "loss", "k", "persistent")},
+            **{key: section[key] for key in PRETRAIN_DEFAULTS},  # the mode-specific options
             validation_data=self.data.validation,
             verbose=verbose,
         )
