@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("spec", metavar="SPEC|NAME")
     show.add_argument("overrides", nargs="*")
 
-    listing = command("list", "the zoo's architectures, layers, activations, optimizers and schedules")
+    listing = command("list", "the zoo's architectures, layers, activations, optimizers, schedules and callbacks")
     listing.add_argument("kind", nargs="?", choices=list(_KINDS), help="only this kind")
 
     command("schema", "print the spec language as JSON Schema (for editors)")
@@ -389,7 +389,7 @@ def _split_files(arguments) -> tuple[list[str], list[str]]:
     return files, overrides
 
 
-_KINDS = ("architectures", "layers", "activations", "optimizers", "schedules")
+_KINDS = ("architectures", "layers", "activations", "optimizers", "schedules", "callbacks")
 
 
 def _catalogue() -> dict[str, dict[str, object]]:
@@ -404,6 +404,7 @@ def _catalogue() -> dict[str, dict[str, object]]:
     import keras
 
     found["optimizers"] = {n: o for n, o in found["optimizers"].items() if isinstance(o, type) and issubclass(o, keras.optimizers.Optimizer)}
+    found["callbacks"] = {n: o for n, o in found["callbacks"].items() if isinstance(o, type) and issubclass(o, keras.callbacks.Callback)}
     return found
 
 

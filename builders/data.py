@@ -11,7 +11,10 @@ MNIST-1D) are read into arrays and batched by `zoo.batches.ArrayBatches`, a
 backends; on the TensorFlow backend by a tf.data pipeline, which feeds
 TensorFlow faster than any Python iterator can (Keras wraps a PyDataset in
 `Dataset.from_generator` there: 0.73x the samples/s of tf.data for a
-784-256-256-10 MLP on 2 CPU cores, measured). TensorFlow Datasets streams from
+784-256-256-10 MLP on 2 CPU cores, measured), except under a
+`BatchSizeSchedule`: its stretches need the batch size changed with the
+shuffle a pure function of (seed, epoch), which `ArrayBatches` keeps and a
+tf.data shuffle does not. TensorFlow Datasets streams from
 its own files, with split slicing (`train[:90%]`), and is the one source that
 needs TensorFlow on every backend. Nothing here downloads anything unless you
 name a TFDS dataset that is not prepared yet.
@@ -702,15 +705,25 @@ def load_data(spec: Spec, batch_size: int | None = None) -> Data:
     if section.get("scale_targets"):
         _scale_targets(spec, info, train[1])
     size = batch_size or section["batch_size"]
-    pipelines = {name: _pipeline_from_arrays(split, size, name == "train", section, spec.seed) for name, split in splits.items()}
+    growing = grows_batches(spec)
+    pipelines = {name: _pipeline_from_arrays(split, size, name == "train", section, spec.seed, growing)
+                 for name, split in splits.items()}
     return Data(info, pipelines["train"], pipelines.get("validation"), pipelines.get("test"), arrays=splits)
 
 
-def _pipeline_from_arrays(split: tuple, batch_size: int, training: bool, section: dict, seed: int | None):
-    """tf.data on the TensorFlow backend, an `ArrayBatches` on the others (see the module)."""
+def grows_batches(spec: Spec) -> bool:
+    """Whether train.callbacks holds a BatchSizeSchedule (which needs its training batches rebuilt at each size)."""
+    names = [entry if isinstance(entry, str) else next(iter(entry), "") for entry in (spec.tree.get("train") or {}).get("callbacks") or []
+             if isinstance(entry, (str, dict))]
+    return any(str(name).split(">")[-1] == "BatchSizeSchedule" for name in names)
+
+
+def _pipeline_from_arrays(split: tuple, batch_size: int, training: bool, section: dict, seed: int | None,
+                          growing: bool = False):
+    """tf.data on the TensorFlow backend, an `ArrayBatches` on the others or under a BatchSizeSchedule (see the module)."""
     import keras
 
-    if keras.backend.backend() != "tensorflow":
+    if keras.backend.backend() != "tensorflow" or growing:
         return ArrayBatches(split[0], split[1], batch_size, shuffle=training and bool(section["shuffle"]), seed=seed)
     import tensorflow as tf
 

@@ -14,7 +14,9 @@ import numpy as np
 from zoo.builders.errors import RunError
 from zoo.builders.files import atomic_path, write_json, write_text
 
-__all__ = ["HistoryFile", "CallbackState", "read_history", "tensorboard"]
+__all__ = ["HistoryFile", "CallbackState", "read_history", "tensorboard", "SETTINGS"]
+
+SETTINGS = ("learning_rate", "batch_size")  # logged each epoch beside the scores, but not scores themselves
 
 _TENSORBOARD_SKIPPED: list[str] = []  # said once per process
 

@@ -25,16 +25,19 @@ from typing import Any, Iterator
 import keras
 import numpy as np
 
-from zoo.batches import EpochOfBatches
-from zoo.builders.data import Data, load_data
+from zoo.batches import EpochOfBatches, batch_size_of, rebatch
+from zoo.builders.data import Data, grows_batches, load_data
 from zoo.builders.errors import SpecError, closest
 from zoo.builders.model import build_model, reconstructs
 from zoo.builders.resolve import resolve
 from zoo.builders.spec import Spec, marker_name
 from zoo.callbacks import (
     ActivationMonitor,
+    AtomicBackupAndRestore,
+    BatchSizeSchedule,
     GradientMonitor,
     UnfreezeSchedule,
+    fit_growing_batches,
     greedy_layerwise_pretrain,
     probe_batch,
 )
@@ -92,13 +95,22 @@ class RunPlan:
         that drives the learning rate itself) plus `callbacks`; `kwargs` (a tuner's `epochs`,
         `initial_epoch`) go to Keras."""
         epochs = kwargs.pop("epochs", None) or self.epochs
+        chosen = [*(self.callbacks if spec_callbacks else ()), *callbacks]
+        if any(isinstance(callback, BatchSizeSchedule) for callback in chosen):
+            # One fit per batch size; the stretches start where a backup (a resumed run or trial) left off.
+            start = max([kwargs.pop("initial_epoch", 0) or 0] + [callback.saved_epoch() for callback in chosen
+                                                                  if isinstance(callback, AtomicBackupAndRestore)])
+            return fit_growing_batches(self.model, None, feed_at=lambda size: rebatch(self.data.train, size),
+                                       batch_size=batch_size_of(self.data.train), epochs=epochs, initial_epoch=start,
+                                       callbacks=chosen, validation_data=self.data.validation,
+                                       class_weight=self.class_weight, verbose=verbose, **kwargs)
         # EpochOfBatches tells an ArrayBatches the epoch Keras starts: a trial, a resumed run or a Hyperband
         # promotion at epoch k sees epoch k's batches, whatever fits the same data saw before (a search shares it).
         return self.model.fit(
             self.data.train,
             validation_data=self.data.validation,
             epochs=epochs,
-            callbacks=[EpochOfBatches(self.data.train), *(self.callbacks if spec_callbacks else ()), *callbacks],
+            callbacks=[EpochOfBatches(self.data.train), *chosen],
             class_weight=self.class_weight,
             shuffle=False,  # the pipeline shuffles
             verbose=verbose,
@@ -261,7 +273,7 @@ def _build_plan(spec: Spec, hp: Any, log_dir: Path | None, data_cache: dict | No
 def _data(spec: Spec, cache: dict | None) -> Data:
     if cache is None:
         return load_data(spec)
-    key = json.dumps(spec.tree.get("data"), sort_keys=True, default=str) + f"|{spec.seed}"
+    key = json.dumps(spec.tree.get("data"), sort_keys=True, default=str) + f"|{spec.seed}|{grows_batches(spec)}"
     if key not in cache:
         cache[key] = load_data(spec)
     return cache[key]
@@ -448,6 +460,7 @@ def _spec_callbacks(spec: Spec, data: Data, model: keras.Model, epochs: int, log
     _check_monitors(spec, user, data, model)
     _check_learning_rate_control(spec, user, model)
     _check_unfreezing(spec, user, model, epochs)
+    _check_batch_size_schedule(spec, user, model, data, epochs)
     _give_probes(user, data, log_dir)
     return user
 
@@ -470,6 +483,34 @@ def _check_unfreezing(spec: Spec, callbacks: list, model: keras.Model, epochs: i
             raise spec.error(path + (("after_epoch",) if from_transfer else ()),
                              f"after_epoch {callback.after_epoch} is never reached: the layers unfreeze after that many epochs, "
                                  f"and training runs {epochs}.")
+
+
+def _check_batch_size_schedule(spec: Spec, callbacks: list, model: keras.Model, data: Data, epochs: int) -> None:
+    """A batch-size schedule that cannot grow this run's batches, or that would silently change what another
+    setting means, is an error before training starts."""
+    indices = [index for index, callback in enumerate(callbacks) if isinstance(callback, BatchSizeSchedule)]
+    if not indices:
+        return
+    path = ("train", "callbacks", indices[0])
+    if len(indices) > 1:
+        raise spec.error(("train", "callbacks", indices[1]), "only one BatchSizeSchedule can set the batch size.")
+    schedule = callbacks[indices[0]]
+    initial = batch_size_of(data.train)
+    try:
+        schedule.check(initial, getattr(data.train, "multiple_of", 1))
+    except ValueError as error:
+        raise spec.error(path, str(error)) from None
+    if len(schedule.stretches(0, epochs, initial)) == 1:
+        raise spec.error(path, f"the batch size never grows: training runs {epochs} epochs, and the schedule's first "
+                         f"growth comes after {schedule.every or schedule.after_epochs[0]}.")
+    if getattr(model.optimizer, "use_ema", False):
+        raise spec.error(("train", "optimizer"), "use_ema cannot go with a BatchSizeSchedule: Keras writes the averaged "
+                         "weights into the model at the end of each fit, and the schedule runs one fit per batch size.")
+    for step_decay, node in _components(spec.tree, ()):
+        if "StepDecay" in node and "steps_per_epoch" not in (node["StepDecay"] or {}):
+            raise spec.error(step_decay + ("StepDecay",), "StepDecay counts epochs in this run's batches per epoch, which "
+                             "the BatchSizeSchedule changes: give steps_per_epoch (then every counts steps), or grow the "
+                             "batch instead of decaying the rate.")
 
 
 def _give_probes(callbacks: list, data: Data, log_dir: Path | None) -> None:

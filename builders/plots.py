@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo.builders.files import atomic_path
+from zoo.builders.history import SETTINGS
 
 __all__ = ["save_figure", "plot_curves", "plot_search", "plot_doctor", "plot_confusion", "plot_comparison"]
 
@@ -36,7 +37,7 @@ def plot_curves(history: dict, target: Path, best_epoch: int | None) -> None:
     """Loss and each metric, train vs validation, one panel each, the best epoch (numbered from 1) marked."""
     plt = _pyplot()
 
-    names = [k for k in history if not k.startswith("val_") and k != "learning_rate"]
+    names = [k for k in history if not k.startswith("val_") and k not in SETTINGS]
     if not names:
         return
     figure, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
@@ -130,7 +131,7 @@ def plot_comparison(histories: dict[str, dict], target: Path) -> None:
     dashed and validation solid, one colour per run."""
     plt = _pyplot()
 
-    names = list(dict.fromkeys(k for h in histories.values() for k in h if not k.startswith("val_") and k != "learning_rate"))
+    names = list(dict.fromkeys(k for h in histories.values() for k in h if not k.startswith("val_") and k not in SETTINGS))
     if not names:
         return
     figure, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.8), squeeze=False)

@@ -36,7 +36,7 @@ import numpy as np
 from zoo.builders.data import Data, anchored, with_data, with_given_data as _with_given_data
 from zoo.builders.errors import RunError
 from zoo.builders.files import atomic_path, write_json, write_text
-from zoo.builders.history import CallbackState, HistoryFile, read_history, tensorboard
+from zoo.builders.history import SETTINGS, CallbackState, HistoryFile, read_history, tensorboard
 from zoo.builders.inference import COMPLETE_MARKER, load_model
 from zoo.builders.plots import plot_curves
 from zoo.builders.plan import RunPlan, build_plan
@@ -291,7 +291,7 @@ def _summary(model, history: dict, data: Data, epochs_run: int, wall_time: float
     metrics: dict[str, Any] = {"epochs_run": epochs_run, "wall_time_s": round(wall_time, 3),
                                "best_epoch": None if best is None else best + 1, "monitor": monitor}
     for key, series in history.items():
-        if key == "learning_rate" or not series:
+        if key in SETTINGS or not series:
             continue
         metrics[f"final_{key}"] = series[-1]
         if best is not None and best < len(series):

@@ -1,6 +1,7 @@
 """Keras callbacks and multi-step training procedures, for specs and for anyone's `model.fit`.
 
     from zoo.callbacks import GradientMonitor, LearningRateFinder, UnfreezeSchedule
+    from zoo.callbacks import BatchSizeSchedule, fit_growing_batches
     from zoo.callbacks import greedy_layerwise_pretrain, transfer_model
 
 Keras's own callbacks (ReduceLROnPlateau, EarlyStopping, ModelCheckpoint,
@@ -11,6 +12,7 @@ Keras's. Nothing here imports the spec builders, YAML, KerasTuner or TFDS.
 """
 
 from zoo.callbacks.backup import AtomicBackupAndRestore, BackupError
+from zoo.callbacks.batch_size import BatchSizeSchedule, fit_growing_batches
 from zoo.callbacks.chain import Chain, chain_of, set_trainable
 from zoo.callbacks.diagnostics import (
     ActivationMonitor,
@@ -32,6 +34,7 @@ __all__ = [
     "ActivationMonitor",
     "AtomicBackupAndRestore",
     "BackupError",
+    "BatchSizeSchedule",
     "Chain",
     "GradientMonitor",
     "LearningRateFinder",
@@ -39,6 +42,7 @@ __all__ = [
     "activation_statistics",
     "bias_variance_verdict",
     "chain_of",
+    "fit_growing_batches",
     "gradient_check",
     "greedy_layerwise_pretrain",
     "has_regularization",

@@ -26,7 +26,7 @@ import keras
 import numpy as np
 
 __all__ = ["ArrayBatches", "MappedBatches", "EpochOfBatches", "map_batches", "repeat_each", "num_batches", "first_batch",
-           "start_at"]
+           "start_at", "rebatch", "batch_size_of", "rows_of"]
 
 
 class ArrayBatches(keras.utils.PyDataset):
@@ -86,6 +86,13 @@ class ArrayBatches(keras.utils.PyDataset):
         copy.epoch = self.epoch
         return copy
 
+    def with_batch_size(self, batch_size: int) -> "ArrayBatches":
+        """The same rows, shuffle and epoch, in batches of `batch_size`."""
+        copy = ArrayBatches(self.x, self.y, batch_size, shuffle=self.shuffle, seed=self.seed, multiple_of=self.multiple_of,
+                            process=self.process)
+        copy.epoch = self.epoch
+        return copy
+
     def start_at(self, epoch: int) -> None:
         """The next epoch is `epoch` (0-based): its shuffle is the one an uninterrupted run has there."""
         self.epoch = int(epoch)
@@ -134,6 +141,9 @@ class MappedBatches(keras.utils.PyDataset):
 
     def start_at(self, epoch: int) -> None:
         start_at(self.inner, epoch)
+
+    def with_batch_size(self, batch_size: int) -> "MappedBatches":
+        return MappedBatches(rebatch(self.inner, batch_size), self.function, self.repeat)
 
 
 class EpochOfBatches(keras.callbacks.Callback):
@@ -197,3 +207,31 @@ def start_at(feed: Any, epoch: int) -> bool:
         feed.start_at(epoch)
         return True
     return False
+
+
+def rebatch(feed: Any, batch_size: int) -> Any:
+    """The same rows in batches of `batch_size`: a PyDataset of ours rebuilt, a batched tf.data pipeline rebatched."""
+    if hasattr(feed, "with_batch_size"):
+        return feed.with_batch_size(batch_size)
+    if hasattr(feed, "rebatch"):
+        return feed.rebatch(batch_size)
+    raise TypeError(f"cannot change the batch size of a {type(feed).__name__}: give an ArrayBatches, NumPy arrays "
+                    "or a batched tf.data.Dataset.")
+
+
+def batch_size_of(feed: Any) -> int:
+    """Rows per batch (a tf.data pipeline's: those of its first batch)."""
+    if isinstance(feed, ArrayBatches):
+        return feed.batch_size
+    if isinstance(feed, MappedBatches):
+        return batch_size_of(feed.inner)
+    batch = feed[0] if _is_py_dataset(feed) else next(iter(feed))
+    inputs = batch[0] if isinstance(batch, (tuple, list)) else batch
+    return int((next(iter(inputs.values())) if isinstance(inputs, dict) else inputs).shape[0])
+
+
+def rows_of(feed: Any) -> int | None:
+    """Rows served per epoch by an ArrayBatches (or a MappedBatches over one); None for a feed that does not say."""
+    if isinstance(feed, MappedBatches):
+        return rows_of(feed.inner)
+    return feed.rows if isinstance(feed, ArrayBatches) else None

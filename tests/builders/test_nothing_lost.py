@@ -265,25 +265,28 @@ class _Stop(Exception):
 
 
 def test_a_deterministic_run_interrupted_and_resumed_has_the_uninterrupted_history(tmp_path, monkeypatch):
-    """Shuffle order, dropout masks, optimizer state and callback counters all continue where they stopped."""
+    """Shuffle order, dropout masks, optimizer state, callback counters and the batch size (grown once before
+    the cut) all continue where they stopped."""
     import keras
 
     text = DIGITS_SPEC.replace("epochs: 2", "epochs: 5").replace("seed: 7", "seed: 7\nruntime: {deterministic: true}")
     overrides = ["output.tensorboard=false", "output.plots=false",
-                 "train.callbacks=[{ReduceLROnPlateau: {monitor: val_loss, patience: 1, factor: 0.5}}]"]
+                 "train.callbacks=[{ReduceLROnPlateau: {monitor: val_loss, patience: 1, factor: 0.5}}, "
+                 "{BatchSizeSchedule: {factor: 2, every: 2}}]"]
     whole = train(load_spec(text, overrides), run_dir=tmp_path / "whole", quiet=True)
 
-    class StopAfterSecondEpoch(keras.callbacks.Callback):
+    class StopAfterThirdEpoch(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            if epoch == 1:
+            if epoch == 2:
                 raise _Stop  # after this epoch's history, callback state and backup are written
 
     original = train_module._callbacks
-    monkeypatch.setattr(train_module, "_callbacks", lambda *a: original(*a) + [StopAfterSecondEpoch()])
+    monkeypatch.setattr(train_module, "_callbacks", lambda *a: original(*a) + [StopAfterThirdEpoch()])
     with pytest.raises(_Stop):
         train(load_spec(text, overrides), run_dir=tmp_path / "cut", quiet=True)
     monkeypatch.undo()
-    assert len(read_history(tmp_path / "cut" / "history.csv")) == 2
+    assert len(read_history(tmp_path / "cut" / "history.csv")) == 3
+    assert [row["batch_size"] for row in read_history(tmp_path / "whole" / "history.csv")] == [64, 64, 128, 128, 256]
     resumed = resume(tmp_path / "cut", quiet=True)
     assert read_history(tmp_path / "cut" / "history.csv") == read_history(tmp_path / "whole" / "history.csv")
     assert resumed.history == whole.history

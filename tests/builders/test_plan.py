@@ -57,6 +57,16 @@ PLAN_CORPUS = [
     ("marker-extreme-breaks", ("units: 32", "units: {hp: Int, min_value: 1, max_value: 64}"), 15,
      "model.layers[0].Dense.units", None),
     ("zoo-argument-type", None, 8, "model.batch_norm", "true or false"),
+    ("batch-schedule-never-grows", ("  epochs: 2", "  epochs: 2\n  callbacks: [{BatchSizeSchedule: {every: 2}}]"), 22,
+     "train.callbacks[0]", "never grows: training runs 2 epochs"),
+    ("batch-schedule-cap-below-start", ("  epochs: 2", "  epochs: 2\n  callbacks: [{BatchSizeSchedule: {every: 1, "
+                                       "max_batch_size: 32}}]"), 22, "train.callbacks[0]", "below the starting batch size 64"),
+    ("two-batch-schedules", ("  epochs: 2", "  epochs: 2\n  callbacks: [{BatchSizeSchedule: {every: 1}}, "
+                             "{BatchSizeSchedule: {every: 1}}]"), 22, "train.callbacks[1]", "only one"),
+    ("batch-schedule-with-step-decay", ("optimizer: {Adam: {learning_rate: 1.0e-3}}", "optimizer: {SGD: {learning_rate: "
+                                        "{StepDecay: {initial_learning_rate: 0.1, every: 1}}}}\n  callbacks: "
+                                        "[{BatchSizeSchedule: {every: 1}}]"), 18,
+     "train.optimizer.SGD.learning_rate.StepDecay", "give steps_per_epoch"),
     ("pretrain-with-transfer-shape", ("  epochs: 2", "  epochs: 2\npretrain: {epochs_per_layer: [1, 2, 3]}"), 22,
      "pretrain.epochs_per_layer", "hidden layers"),
 ]

@@ -54,6 +54,7 @@ SMALL = {
     "specs/digits_mlp_regularized.yaml": ["train.epochs=1"],
     "specs/digits_conv.yaml": ["train.epochs=1", "data.limit=256"],
     "specs/digits_graph.yaml": ["train.epochs=1"],
+    "specs/digits_grow_batch.yaml": ["train.epochs=2", "train.callbacks=[{BatchSizeSchedule: {every: 1}}]"],
     "specs/mnist1d_zoo_cnn.yaml": ["train.epochs=1", "data.source.mnist1d.num_samples=1000"],
     "specs/deep_sigmoid_pretrain.yaml": ["train.epochs=1", "pretrain.epochs_per_layer=1"],
     "specs/digits_dbn.yaml": ["train.epochs=1", "pretrain.epochs_per_layer=1", "pretrain.head_epochs=1", "model.units=[16, 16]"],
