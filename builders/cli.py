@@ -112,6 +112,14 @@ def _parser() -> argparse.ArgumentParser:
     ensemble.add_argument("members", nargs="+", metavar="RUN_DIR|MODEL.keras")
     ensemble.add_argument("--data", metavar="YAML", help="score on another data source, e.g. '{csv: held_out.csv, label: y}'")
 
+    reproduce = command("reproduce", "rerun the reproductions of classic training claims (scripts/reproduce.py): "
+                        "their rows in reports/REPRODUCTIONS.md and plots")
+    reproduce.add_argument("names", nargs="+", metavar="NAME", help="experiment names, or all")
+    reproduce.add_argument("--seeds", type=int, default=3, help="seeds per variant (default 3)")
+    reproduce.add_argument("--tiny", action="store_true", help="1 seed, 2 epochs, written to runs/reproductions-tiny/: "
+                           "checks that an experiment runs, judges nothing")
+    reproduce.add_argument("--reports", metavar="DIR", help="write the report and plots here instead of reports/")
+
     evaluate = command("evaluate", "metrics of a finished run on its test split")
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--data", metavar="YAML", help="another data source, e.g. '{csv: new.csv, label: y}'")
@@ -322,6 +330,29 @@ def _ensemble(arguments) -> int:
     source = parse_yaml(arguments.data, "--data")[0] if arguments.data else None
     print(format_ensemble(ensemble(arguments.members, source)))
     return 0
+
+
+def _reproduce(arguments) -> int:
+    """Runs scripts/reproduce.py, its implementation: the experiments name specs of the repository's specs/ folder,
+    so they run from a checkout of keras-zoo (an editable install, or the current folder)."""
+    import importlib.util
+    from pathlib import Path
+
+    from zoo.builders.errors import RunError
+
+    here = Path(__file__).resolve().parents[1]
+    candidates = [here / "scripts" / "reproduce.py", Path.cwd() / "scripts" / "reproduce.py"]
+    script = next((path for path in candidates if path.is_file()), None)
+    if script is None:
+        raise RunError("zoo reproduce runs scripts/reproduce.py from a keras-zoo checkout, and none was found (looked in "
+                       f"{candidates[0].parent} and {candidates[1].parent}): clone the repository and run it there.")
+    loaded = importlib.util.spec_from_file_location("zoo_reproduce_script", script)
+    module = importlib.util.module_from_spec(loaded)
+    sys.modules[loaded.name] = module  # its dataclasses look their module up there
+    loaded.loader.exec_module(module)
+    argv = [*arguments.names, "--seeds", str(arguments.seeds), *(["--tiny"] if arguments.tiny else []),
+            *(["--reports", arguments.reports] if arguments.reports else [])]
+    return module.main(argv, prog="zoo reproduce")
 
 
 def _learning_curve(arguments) -> int:
@@ -536,6 +567,7 @@ def _compare(arguments) -> int:
 
 _COMMANDS = {
     "export": _export,
+    "reproduce": _reproduce,
     "compare": _compare,
     "train": _train,
     "validate": _validate,

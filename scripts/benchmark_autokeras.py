@@ -1,0 +1,188 @@
+"""AutoKeras against `zoo tune` on MNIST-1D, at equal wall-clock budgets on the same machine.
+
+AutoKeras is never a dependency of keras-zoo: install it beside it, in its own environment
+(it needs only Keras, KerasTuner, dm-tree and packaging), and run this script there:
+
+    python -m venv --system-site-packages .venv-autokeras
+    .venv-autokeras/bin/pip install 'keras-zoo[autokeras]'   # or: pip install autokeras==3.0.0 dm-tree
+    .venv-autokeras/bin/python scripts/benchmark_autokeras.py [--seeds 10 11 12] [--trials 10]
+
+For each seed: AutoKeras's `AutoModel` with a `ConvBlock` and a `ClassificationHead` searches
+for `--trials` trials (then refits its best model, as `AutoModel.fit` does) and its wall time T
+is measured; `zoo tune specs/mnist1d_tune.yaml` then gets the same T in all: its search stops
+starting trials at 75% of T and its best configuration is retrained for the spec's epochs.
+Both are scored on mnist1d's own test split (1000 rows); both hold out 10% of the 4000
+training rows for validation. Written to reports/AUTOKERAS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SEARCH_SHARE = 0.75  # of the budget, for zoo's search; the rest retrains its best configuration
+WORKAROUNDS = ("none", "Dense units cast to int", "one-hot labels")  # tried in turn until AutoKeras runs
+
+
+def mnist1d() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """mnist1d's default dataset (generated locally, never downloaded), as the zoo's `mnist1d` source reads it."""
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    arguments = get_dataset_args(as_dict=True)
+
+    class _Args(dict):
+        __getattr__ = dict.__getitem__
+
+    made = make_dataset(_Args(arguments))
+    return (np.asarray(made["x"], "float32")[..., None], np.asarray(made["y"], "int32"),
+            np.asarray(made["x_test"], "float32")[..., None], np.asarray(made["y_test"], "int32"))
+
+
+def run_autokeras(seed: int, trials: int, epochs: int, directory: Path, one_hot: bool) -> dict:
+    import autokeras as ak
+    import keras
+
+    x, y, x_test, y_test = mnist1d()
+    if one_hot:
+        y, y_test = keras.utils.to_categorical(y, 10), keras.utils.to_categorical(y_test, 10)
+    keras.utils.set_random_seed(seed)
+    inputs = ak.Input()
+    outputs = ak.ClassificationHead()(ak.ConvBlock()(inputs))
+    model = ak.AutoModel(inputs=inputs, outputs=outputs, max_trials=trials, overwrite=True, seed=seed,
+                         directory=str(directory), project_name=f"autokeras-{seed}", objective="val_accuracy")
+    started = time.perf_counter()
+    model.fit(x, y, epochs=epochs, validation_split=0.1, verbose=0)
+    seconds = time.perf_counter() - started
+    exported = model.export_model()
+    scores = exported.evaluate(x_test, y_test, verbose=0, return_dict=True)
+    accuracy = scores.get("accuracy", scores.get("categorical_accuracy"))
+    return {"seconds": seconds, "trials": len(model.tuner.oracle.trials), "test": float(accuracy)}
+
+
+def patch_autokeras() -> None:
+    """AutoKeras 3.0.0's heads pass the label shape's last entry, a NumPy int64, as `Dense(units)`, which Keras 3.15
+    refuses (`units` must be a Python int): the heads get a `layers` whose Dense casts it."""
+    import autokeras.blocks.heads as heads
+    import keras
+
+    class _Layers:
+        def __getattr__(self, name):
+            return getattr(keras.layers, name)
+
+        @staticmethod
+        def Dense(units, *args, **kwargs):  # noqa: N802 - keras.layers.Dense's name
+            return keras.layers.Dense(int(units), *args, **kwargs)
+
+    heads.layers = _Layers()
+
+
+def run_zoo(seed: int, budget: float, directory: Path) -> dict:
+    from zoo.builders.spec import load_spec
+    from zoo.builders.train import train
+    from zoo.builders.tune import tune
+
+    spec = ROOT / "specs" / "mnist1d_tune.yaml"
+    started = time.perf_counter()
+    summary = tune(spec, [f"seed={seed}", f"tune.max_time={SEARCH_SHARE * budget:.0f}", f"tune.directory={directory}",
+                          f"tune.project_name=zoo-{seed}", "output.tensorboard=false", "output.plots=false"],
+                   report=lambda *_: None)
+    best = Path(summary["directory"]) / "best.yaml"
+    epochs = load_spec(spec).get("train", "epochs")
+    result = train(best, [f"train.epochs={epochs}", "output.plots=false"], run_dir=directory / f"zoo-best-{seed}", quiet=True)
+    return {"seconds": time.perf_counter() - started, "trials": len(summary["trials"]),
+            "test": float(result.metrics["test_accuracy"])}
+
+
+def _stats(values: list[float]) -> str:
+    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}" if len(values) > 1 else f"{values[0]:.3f}"
+
+
+def report(rows: list[dict], failures: list[str], arguments, target: Path) -> Path:
+    import keras
+    import keras_tuner
+
+    try:
+        import autokeras
+
+        version = autokeras.__version__
+    except ImportError:
+        version = "not installed"
+    lines = ["# AutoKeras against zoo tune on MNIST-1D", "",
+             f"Generated by `python scripts/benchmark_autokeras.py` on {time.strftime('%Y-%m-%d')}: "
+             f"{platform.machine()}, {os.cpu_count()} CPU cores, Keras {keras.__version__}, KerasTuner "
+             f"{keras_tuner.__version__}, AutoKeras {version}.", "",
+             f"Per seed: AutoKeras `AutoModel(ConvBlock -> ClassificationHead)`, {arguments.trials} trials of up to "
+             f"{arguments.epochs} epochs and its final refit, wall time T; then `zoo tune specs/mnist1d_tune.yaml` "
+             f"with `tune.max_time` = {SEARCH_SHARE:.0%} of T and its best configuration retrained for the spec's epochs. "
+             "Test accuracy on mnist1d's test split (1000 rows).", ""]
+    if failures:
+        lines += ["AutoKeras failures, in order, each followed by the next workaround "
+                  "(none; `Dense` units cast to int in AutoKeras's heads; one-hot labels):", ""] + [f"- {f}" for f in failures] + [""]
+    if rows:
+        lines += ["| seed | AutoKeras test | trials | wall time | zoo test | trials | wall time |", "|---|---|---|---|---|---|---|"]
+        for row in rows:
+            a, z = row["autokeras"], row["zoo"]
+            lines.append(f"| {row['seed']} | {a['test']:.3f} | {a['trials']} | {a['seconds']:.0f} s | {z['test']:.3f} | "
+                         f"{z['trials']} | {z['seconds']:.0f} s |")
+        ak_mean, zoo_mean = ([r[k]["test"] for r in rows] for k in ("autokeras", "zoo"))
+        share = statistics.mean(r["zoo"]["seconds"] / r["autokeras"]["seconds"] for r in rows)
+        lines += ["", f"Mean over seeds {', '.join(str(r['seed']) for r in rows)}: AutoKeras {_stats(ak_mean)}, "
+                  f"zoo {_stats(zoo_mean)}; the zoo took {share:.2f}x AutoKeras's wall time on average (its search "
+                  "stops starting trials at the budget, but the trial running then and the retraining finish). "
+                  "The zoo search " + ("matches or beats" if statistics.mean(zoo_mean) >= statistics.mean(ak_mean)
+                                       else "falls short of") + " AutoKeras here."]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("\n".join(lines) + "\n")
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[10, 11, 12])
+    parser.add_argument("--trials", type=int, default=10, help="AutoKeras's max_trials (default 10)")
+    parser.add_argument("--epochs", type=int, default=20, help="AutoKeras's epochs per trial (default 20)")
+    parser.add_argument("--output", default=str(ROOT / "reports" / "AUTOKERAS.md"))
+    arguments = parser.parse_args(argv)
+    rows, failures = [], []
+    working = "none"
+    with tempfile.TemporaryDirectory() as temporary:
+        for seed in arguments.seeds:
+            autokeras_row = None
+            for workaround in WORKAROUNDS[WORKAROUNDS.index(working):]:  # from the one that worked for the last seed
+                if workaround != "none":
+                    patch_autokeras()
+                try:
+                    autokeras_row = run_autokeras(seed, arguments.trials, arguments.epochs, Path(temporary),
+                                                  one_hot=workaround == "one-hot labels")
+                    working = workaround
+                    break
+                except Exception as error:  # noqa: BLE001 - the failure is the finding; the next workaround is tried
+                    text = traceback.format_exception_only(type(error), error)[-1].strip()[:400]
+                    failures.append(f"seed {seed}, workaround {workaround}: `{text}`")
+                    print(f"AutoKeras failed (workaround {workaround}): {text}", flush=True)
+            if autokeras_row is None:
+                break
+            print(f"seed {seed}: AutoKeras test {autokeras_row['test']:.3f}, {autokeras_row['trials']} trials, "
+                  f"{autokeras_row['seconds']:.0f} s", flush=True)
+            zoo_row = run_zoo(seed, autokeras_row["seconds"], Path(temporary))
+            print(f"seed {seed}: zoo tune test {zoo_row['test']:.3f}, {zoo_row['trials']} trials, {zoo_row['seconds']:.0f} s",
+                  flush=True)
+            rows.append({"seed": seed, "autokeras": autokeras_row, "zoo": zoo_row})
+    print(f"written: {report(rows, failures, arguments, Path(arguments.output))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
