@@ -204,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="+", choices=list(MODELS), help="only these MNIST-1D rows")
     parser.add_argument("--tiny", action="store_true", help="one seed, one epoch, 1000 rows, a 10 s search, report "
                         "to runs/benchmark-tiny/: checks that the benchmark runs")
+    parser.add_argument("--output", help="the report's path (default reports/BENCHMARKS.md; with --tiny, "
+                        "runs/benchmark-tiny/BENCHMARKS.md)")
     arguments = parser.parse_args(argv)
     text = machine()
     print(f"machine: {text}", flush=True)
@@ -213,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     budget = 10.0 if arguments.tiny else arguments.budget
     rows = mnist1d(budget, seeds, arguments.models, arguments.tiny)
     target = ROOT / "runs" / "benchmark-tiny" / "BENCHMARKS.md" if arguments.tiny else ROOT / "reports" / "BENCHMARKS.md"
+    target = Path(arguments.output) if arguments.output else target
     print(f"written: {report(text, throughput_text, rows, budget, seeds, target)}")
     return 0
 
