@@ -395,7 +395,9 @@ EXPERIMENTS = [
                    Variant("ELU + He", ["model.defaults.activation=elu", "model.defaults.kernel_initializer=he_normal"]),
                ], _vanishing_sgd, gradients=True, testbed="MNIST-1D",
                note="Held means both sigmoid variants stay under 0.2 test accuracy (chance 0.1) with a first/last gradient "
-                    "ratio under 1e-3, and both He variants pass 0.4."),
+                    "ratio under 1e-3, and both He variants pass 0.4. Tried: 10 layers of 128, plain SGD 0.05, 30 epochs, "
+                    "batch 64. Sigmoid + Glorot stays at chance with a ratio of about 5e-7; sigmoid + N(0,1) ends at 0.20 "
+                    "with a ratio of 0.36 at initialization: it barely learns, but its gradients do not shrink layer by layer."),
     Experiment("activations_sgd",
                "With plain SGD on the same deep network, non-saturating activations (ReLU, leaky ReLU, ELU, SELU with "
                "LeCun normal) train better than saturating ones (sigmoid, tanh).",
@@ -408,7 +410,9 @@ EXPERIMENTS = [
                    Variant("ELU", ["model.defaults.activation=elu", "model.defaults.kernel_initializer=he_normal"]),
                    Variant("SELU + LeCun", ["model.defaults.activation=selu", "model.defaults.kernel_initializer=lecun_normal"]),
                ], _activations_sgd, testbed="MNIST-1D",
-               note="Held means every non-saturating mean is above each saturating mean plus its standard deviation."),
+               note="Held means every non-saturating mean is above each saturating mean plus its standard deviation. "
+                    "Tried: 10 layers of 128, plain SGD 0.05, 30 epochs. Sigmoid stays at chance, but tanh (Glorot) trains "
+                    "as well as ReLU, leaky ReLU and ELU (He); SELU with LeCun normal is best."),
     Experiment("batch_norm_speed",
                "At the same learning rate, BatchNorm trains faster: the 10-layer ReLU MLP reaches 40% validation accuracy "
                "in fewer epochs with BN before each activation.",
@@ -417,7 +421,9 @@ EXPERIMENTS = [
                    Variant("BN", [*_RELU_HE, "train.optimizer={SGD: {learning_rate: 0.01}}",
                                   "model.defaults.batch_norm=before_activation"]),
                ], _batch_norm_speed, testbed="MNIST-1D",
-               note="Held means every BN seed gets there before every seed without BN (inf: never within 30 epochs)."),
+               note="Held means every BN seed gets there before every seed without BN (inf: never within 30 epochs). "
+                    "Tried: 10 ReLU layers of 128, He, SGD 0.01, 30 epochs. BN is ahead or level seed by seed and ends higher, "
+                    "but its slowest seed is later than the fastest seed without it."),
     Experiment("batch_norm_high_rate",
                "BatchNorm trains at a learning rate where the plain network diverges: the 10-layer ReLU MLP at SGD 0.5.",
                _DEEP_1D, [
@@ -439,7 +445,9 @@ EXPERIMENTS = [
                    Variant("max-norm", ["model.defaults.kernel_constraint={MaxNorm: {max_value: 2.0}}"]),
                    Variant("early stopping", ["train.callbacks=[EarlyStopping: {monitor: val_loss, patience: 5, "
                                               "restore_best_weights: true}]"]),
-               ], _regularization_gap, inference_train=True, testbed="MNIST-1D"),
+               ], _regularization_gap, inference_train=True, testbed="MNIST-1D",
+               note="Early stopping (patience 5 on val_loss, best weights restored) is the one that does not: it keeps "
+                    "weights whose training accuracy is already about 1, and lower test accuracy than training on."),
     Experiment("schedules_small_budget",
                "At a small fixed budget (10 epochs of SGD with momentum at a peak rate of 0.1), a decaying or one-cycle "
                "rate ends better than the constant rate.",
