@@ -167,10 +167,14 @@ def _pretraining(outcomes: dict[str, Outcome]) -> tuple[str, bool]:
     return f"val accuracy: from scratch {_mean(scratch)}, greedy supervised pretraining {_mean(pretrained)}", _m(pretrained) > _m(scratch) + 0.1
 
 
-def _upper(outcome: Outcome, key: str) -> float:
+def _upper_of(values: list[float]) -> float:
     """Mean plus one standard deviation over the seeds: "better" has to clear the other side's spread."""
-    values = [v for v in outcome.final(key) if math.isfinite(v)]
-    return statistics.mean(values) + (statistics.stdev(values) if len(values) > 1 else 0.0) if values else math.nan
+    finite = [v for v in values if math.isfinite(v)]
+    return statistics.mean(finite) + (statistics.stdev(finite) if len(finite) > 1 else 0.0) if finite else math.nan
+
+
+def _upper(outcome: Outcome, key: str) -> float:
+    return _upper_of(outcome.final(key))
 
 
 def _transfer(outcomes: dict[str, Outcome]) -> tuple[str, bool]:
@@ -254,11 +258,6 @@ def _inductive_bias(outcomes: dict[str, Outcome]) -> tuple[str, bool]:
     shuffled = all(acc[k] - acc[f"{k}, shuffled"] > 0.15 for k in ("CNN", "GRU"))
     mlp_same = abs(acc["MLP"] - acc["MLP, shuffled"]) < 0.05
     return text + " (paper: MLP 0.68 / 0.68, CNN 0.94 / 0.56, GRU 0.91 / 0.57 ordered / shuffled)", ordered and shuffled and mlp_same
-
-
-def _upper_of(values: list[float]) -> float:
-    finite = [v for v in values if math.isfinite(v)]
-    return statistics.mean(finite) + (statistics.stdev(finite) if len(finite) > 1 else 0.0) if finite else math.nan
 
 
 _DEEP = "deep_mlp.yaml"
