@@ -49,6 +49,7 @@ class BatchSizeSchedule(ConfigurableCallback):
         every: grow after every this many epochs.
         after_epochs: grow after these numbers of epochs (increasing), instead of `every`.
         max_batch_size: the batch size never exceeds this (growth stops there); None for no limit.
+        verbose: 1 prints each growth.
 
     Example:
         >>> BatchSizeSchedule(factor=5, after_epochs=[60, 120, 160]).batch_size(epoch=130, initial=128)
@@ -56,7 +57,7 @@ class BatchSizeSchedule(ConfigurableCallback):
     """
 
     def __init__(self, factor: int = 2, every: int | None = None, after_epochs: Sequence[int] | None = None,
-                 max_batch_size: int | None = None) -> None:
+                 max_batch_size: int | None = None, verbose: int = 1) -> None:
         super().__init__()
         owner = "BatchSizeSchedule"
         self.factor = _checks.int_at_least(owner, "factor", factor, 2)
@@ -74,12 +75,13 @@ class BatchSizeSchedule(ConfigurableCallback):
         self.after_epochs = after_epochs
         self.max_batch_size = None if max_batch_size is None else _checks.positive_int(owner, "max_batch_size",
                                                                                          max_batch_size)
+        self.verbose = verbose
         self.driven = False  # set by fit_growing_batches
         self.current: int | None = None
 
     def get_config(self) -> dict[str, Any]:
         return {"factor": self.factor, "every": self.every, "after_epochs": self.after_epochs,
-                "max_batch_size": self.max_batch_size}
+                "max_batch_size": self.max_batch_size, "verbose": self.verbose}
 
     def growths(self, epoch: int) -> int:
         """How many times the batch has grown by the start of `epoch` (0-based)."""
@@ -230,6 +232,8 @@ def fit_growing_batches(model: keras.Model, x: Any, y: Any = None, *, epochs: in
     try:
         for index, (start, end, size) in enumerate(stretches):
             together.first, together.last = index == 0, index == len(stretches) - 1
+            if schedule.verbose and index:
+                print(f"BatchSizeSchedule: epoch {start + 1}: batch size {size}", flush=True)
             schedule.current = size
             feed = feed_at(size)
             model._initial_epoch = None  # Keras keeps a restored epoch past the fit that restored it

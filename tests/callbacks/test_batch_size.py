@@ -53,7 +53,7 @@ def test_a_plain_fit_refuses_the_schedule_instead_of_ignoring_it():
         _sgd_mlp(0).fit(x, y, epochs=1, callbacks=[BatchSizeSchedule(every=1)], verbose=0)
 
 
-def test_batches_grow_and_callbacks_see_one_training():
+def test_batches_grow_and_callbacks_see_one_training(capsys):
     """Each epoch runs at its batch size (the optimizer's step count says so), and EarlyStopping's patience and
     restore_best_weights span the stretches: begun once, ended once."""
     x, y, xv, yv = digits()
@@ -78,6 +78,8 @@ def test_batches_grow_and_callbacks_see_one_training():
     assert history.history["batch_size"] == [16, 32, 64]
     assert int(model.optimizer.iterations) == sum(math.ceil(len(x) / size) for size in (16, 32, 64))
     assert len(history.history["val_loss"]) == 3 and model.history is history
+    printed = capsys.readouterr().out
+    assert "BatchSizeSchedule: epoch 2: batch size 32" in printed and "epoch 3: batch size 64" in printed
 
 
 def test_growing_the_batch_matches_decaying_the_rate_in_fewer_steps():
@@ -91,7 +93,7 @@ def test_growing_the_batch_matches_decaying_the_rate_in_fewer_steps():
     decayed.fit(x, y, batch_size=16, epochs=12, callbacks=[rate], verbose=0)
     grown = _sgd_mlp(1)
     fit_growing_batches(grown, x, y, batch_size=16, epochs=12, verbose=0, seed=1,
-                        callbacks=[BatchSizeSchedule(factor=4, after_epochs=[4, 8])])
+                        callbacks=[BatchSizeSchedule(factor=4, after_epochs=[4, 8], verbose=0)])
     decayed_accuracy = decayed.evaluate(xv, yv, verbose=0, return_dict=True)["accuracy"]
     grown_accuracy = grown.evaluate(xv, yv, verbose=0, return_dict=True)["accuracy"]
     assert decayed_accuracy > 0.95 and grown_accuracy > 0.95
