@@ -360,8 +360,7 @@ def _schedules_in_epochs(spec: Spec, model: keras.Model, data: Data) -> None:
     from zoo.batches import num_batches
     from zoo.schedules import StepDecay
 
-    unset = [path for path, node in _components(spec.tree, ())
-             if "StepDecay" in node and "steps_per_epoch" not in (node["StepDecay"] or {})]
+    unset = _step_decays_counting_epochs(spec)
     schedule = getattr(model.optimizer, "_learning_rate", None)
     while schedule is not None and not isinstance(schedule, StepDecay):
         schedule = getattr(schedule, "schedule", None)  # through wrappers such as WarmUp
@@ -369,9 +368,15 @@ def _schedules_in_epochs(spec: Spec, model: keras.Model, data: Data) -> None:
         return
     steps = num_batches(data.train)
     if steps is None:
-        raise spec.error(unset[0] + ("StepDecay",), "StepDecay counts epochs, but this data does not tell its batches "
+        raise spec.error(unset[0], "StepDecay counts epochs, but this data does not tell its batches "
                          "per epoch: give steps_per_epoch.")
     schedule.steps_per_epoch = steps
+
+
+def _step_decays_counting_epochs(spec: Spec) -> list[tuple]:
+    """The spec paths of the StepDecay schedules without steps_per_epoch: the run gives them its own."""
+    return [path + ("StepDecay",) for path, node in _components(spec.tree, ())
+            if "StepDecay" in node and "steps_per_epoch" not in (node["StepDecay"] or {})]
 
 
 def _components(node: Any, path: tuple):
@@ -506,11 +511,10 @@ def _check_batch_size_schedule(spec: Spec, callbacks: list, model: keras.Model, 
     if getattr(model.optimizer, "use_ema", False):
         raise spec.error(("train", "optimizer"), "use_ema cannot go with a BatchSizeSchedule: Keras writes the averaged "
                          "weights into the model at the end of each fit, and the schedule runs one fit per batch size.")
-    for step_decay, node in _components(spec.tree, ()):
-        if "StepDecay" in node and "steps_per_epoch" not in (node["StepDecay"] or {}):
-            raise spec.error(step_decay + ("StepDecay",), "StepDecay counts epochs in this run's batches per epoch, which "
-                             "the BatchSizeSchedule changes: give steps_per_epoch (then every counts steps), or grow the "
-                             "batch instead of decaying the rate.")
+    unset = _step_decays_counting_epochs(spec)
+    if unset:
+        raise spec.error(unset[0], "StepDecay counts epochs in this run's batches per epoch, which the BatchSizeSchedule "
+                         "changes: give steps_per_epoch (then every counts steps), or grow the batch instead of decaying the rate.")
 
 
 def _give_probes(callbacks: list, data: Data, log_dir: Path | None) -> None:

@@ -155,7 +155,11 @@ def _throughput_section(throughput_text: str | None, target: Path) -> list[str]:
         return []
     text = target.read_text()
     start, end = text.find("## Builder overhead"), text.find("## MNIST-1D")
-    return text[start:end].rstrip("\n").splitlines() + [""] if 0 <= start < end else []
+    if not 0 <= start < end:
+        return []
+    kept = text[start:end].rstrip("\n").splitlines()
+    note = "(Kept from an earlier run: this one was given --skip-throughput.)"
+    return kept + ([] if note in kept else ["", note]) + [""]
 
 
 def report(machine_text: str, throughput_text: str | None, rows: list[dict], budget: float, seeds,

@@ -81,15 +81,16 @@ class ArrayBatches(keras.utils.PyDataset):
     def split_over(self, devices: int, process: tuple[int, int] = (0, 1)) -> "ArrayBatches":
         """The same batches (same arrays, same shuffle), each a multiple of `devices` rows; with `process`,
         only that process's share of each."""
-        copy = ArrayBatches(self.x, self.y, self.batch_size, shuffle=self.shuffle, seed=self.seed, multiple_of=devices,
-                            process=process)
-        copy.epoch = self.epoch
-        return copy
+        return self._copy(multiple_of=devices, process=process)
 
     def with_batch_size(self, batch_size: int) -> "ArrayBatches":
         """The same rows, shuffle and epoch, in batches of `batch_size`."""
-        copy = ArrayBatches(self.x, self.y, batch_size, shuffle=self.shuffle, seed=self.seed, multiple_of=self.multiple_of,
-                            process=self.process)
+        return self._copy(batch_size=batch_size)
+
+    def _copy(self, **changes) -> "ArrayBatches":
+        arguments = {"batch_size": self.batch_size, "shuffle": self.shuffle, "seed": self.seed,
+                     "multiple_of": self.multiple_of, "process": self.process, **changes}
+        copy = ArrayBatches(self.x, self.y, **arguments)
         copy.epoch = self.epoch
         return copy
 
