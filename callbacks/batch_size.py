@@ -22,6 +22,7 @@ grows `data.batch_size`; the run, a search trial and a resumed run all follow it
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Sequence
 
 import keras
@@ -165,7 +166,6 @@ class _OneTraining(keras.callbacks.Callback):
             self.inner.on_train_end(logs)
 
 
-
 def _forwarding(name: str):
     def hook(self, *args, **kwargs):
         return getattr(self.inner, name)(*args, **kwargs)
@@ -209,14 +209,14 @@ def fit_growing_batches(model: keras.Model, x: Any, y: Any = None, *, epochs: in
     if getattr(model.optimizer, "use_ema", False):
         raise ValueError("fit_growing_batches: the optimizer uses EMA, whose averaged weights Keras writes into the "
                          "model at the end of each fit; it cannot span several.")
-    seed = fit_kwargs.pop("seed", 0)
+    seed, shuffle = fit_kwargs.pop("seed", 0), fit_kwargs.pop("shuffle", True)  # each feed shuffles itself
     if feed_at is None:
         if isinstance(x, keras.utils.PyDataset) or hasattr(x, "cardinality"):
             base = x
         else:
-            base = ArrayBatches(x, y, batch_size or 32, shuffle=fit_kwargs.pop("shuffle", True), seed=seed)
+            base = ArrayBatches(x, y, batch_size or 32, shuffle=shuffle, seed=seed)
         initial = batch_size_of(base)
-        feed_at = lambda size: rebatch(base, size)  # noqa: E731
+        feed_at = functools.partial(rebatch, base)
     else:
         initial = batch_size
     if not initial:
