@@ -52,13 +52,14 @@ def _epoch(batches: ArrayBatches) -> list:
 def test_the_zoo_tests_pass_under_the_jax_backend():
     """The zoo is backend-independent: its test directory runs again with KERAS_BACKEND=jax (all but the
     import-cost tests, which start fresh interpreters whatever the backend, and the tests that train the new
-    families and the RBM on digits for several epochs, and DenseNet's and U-Net's build-train-reload cases, plain
-    Keras convolutions whose XLA compilation takes 13-19 s each: the zoo layers' contracts, NumPy references and
-    CD gradients run here, and the suite's 15 minutes have no room for the rest)."""
+    families and the RBM on digits for several epochs, and the build-train-reload cases of DenseNet, U-Net, the CNN,
+    the ResNet and the RNN, plain Keras convolutions and recurrences whose XLA compilation takes 5-19 s each: the zoo
+    layers' contracts, NumPy references and CD gradients run here, and the suite's 15 minutes have no room for the rest)."""
     env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", "tests/zoo",
                              "-k", "not pulls_in_no_builder and not learn_digit_images and not segments_digit_strokes "
-                             "and not lowers_its_reconstruction_error and not (trains_saves_and_reloads and (densenet or unet))"],
+                             "and not lowers_its_reconstruction_error and not (trains_saves_and_reloads and "
+                             "(densenet or unet or cnn or resnet or rnn))"],
                             capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
     assert result.returncode == 0, result.stdout[-4000:]
     assert " passed" in result.stdout.splitlines()[-1] and "failed" not in result.stdout.splitlines()[-1]
@@ -310,6 +311,7 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in listing.split()]
 
 
+@pytest.mark.slow  # about 2 minutes under the suite's load; chief and workers on loopback stay in the default run (test_tune.py)
 def test_two_workers_run_every_trial_once_survive_ctrl_c_and_find_the_single_worker_trials(tmp_path):
     single_dir, parallel_dir = tmp_path / "single", tmp_path / "parallel"
     for folder in (single_dir, parallel_dir):

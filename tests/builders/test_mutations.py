@@ -83,7 +83,7 @@ def _mutate(tree: dict, path: tuple, value, action: str) -> None:
         pass
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(["chain", "zoo"]),
        st.lists(st.tuples(st.sampled_from(_ALL), _VALUES, st.sampled_from(["set", "delete", "rename"])), min_size=1, max_size=3))
 def test_a_mutated_spec_is_a_spec_error_or_it_trains(base, mutations):

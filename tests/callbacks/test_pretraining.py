@@ -44,7 +44,7 @@ def test_unsupervised_mode_trains_autoencoders_then_the_output_layer():
     x, y, xv, yv = digits()
     model = mlp([32, 16], activation="relu", learning_rate=3e-3)
     before = weights_by_layer(model)
-    report = greedy_layerwise_pretrain(model, (x, y), mode="unsupervised", epochs_per_layer=8, head_epochs=5,
+    report = greedy_layerwise_pretrain(model, (x, y), mode="unsupervised", epochs_per_layer=4, head_epochs=5,
                                        validation_data=(xv, yv), batch_size=32)
     assert [phase["kind"] for phase in report] == ["autoencoder", "autoencoder", "output layer"]
     # inputs in [0, 1]: cross-entropy against a sigmoid decoder; ReLU codes below the second: squared error
