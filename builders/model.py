@@ -496,7 +496,8 @@ def compile_model(model: keras.Model, spec: Spec, info: DataInfo | None = None) 
     if "metrics" not in section and task is not None:
         metrics = default_metrics(task)
     runtime = spec.tree["runtime"]
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=runtime["jit_compile"],
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, run_eagerly=runtime["run_eagerly"],
+                  jit_compile=False if runtime["run_eagerly"] else runtime["jit_compile"],
                   steps_per_execution=steps_per_execution(runtime["steps_per_execution"], spec, info))
     return model
 

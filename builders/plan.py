@@ -246,9 +246,17 @@ def _check_output(spec: Spec) -> None:
         raise spec.error(("output", "mlflow"), f"MLflow tracking needs {', '.join(missing)}: pip install 'keras-zoo[mlflow]'.")
 
 
+def _check_runtime(spec: Spec) -> None:
+    runtime = spec.tree["runtime"]
+    if runtime["run_eagerly"] and runtime["jit_compile"] is True:
+        raise spec.error(("runtime", "run_eagerly"), "run_eagerly runs each step as plain Python, which XLA cannot "
+                         "compile; jit_compile: true asks for XLA. Give one of them.")
+
+
 def _build_plan(spec: Spec, hp: Any, log_dir: Path | None, data_cache: dict | None) -> RunPlan:
     spec = spec.resolved(hp)
     _check_output(spec)
+    _check_runtime(spec)
     strategy = distribution_strategy(spec)
     distribution = apply_distribution(spec)
     apply_runtime(spec)

@@ -346,6 +346,9 @@ SCHEMA: dict[str, Any] = {
                 "steps_per_execution": {"anyOf": [{"type": "integer", "minimum": 1}, {"const": "auto"}], "default": 1,
                                         "description": "batches per compiled call: a number, or auto (up to 32 on a GPU or TPU, 1 on a CPU)"},
                 "deterministic": {"type": "boolean", "default": False},
+                "run_eagerly": {"type": "boolean", "default": False,
+                                "description": "train step by step in Python, without tracing a graph: for debugging, "
+                                               "and for runs so short that tracing would dominate"},
                 "distribution": {
                     "type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": False,
                     "description": "Keras's own keras.distribution on the JAX backend: {DataParallel: {devices: N}}",

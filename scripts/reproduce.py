@@ -9,7 +9,7 @@ it held on this run.
 Usage:
     python scripts/reproduce.py all                 # every experiment, 3 seeds
     python scripts/reproduce.py vanishing_gradients optimizers --seeds 1
-    python scripts/reproduce.py all --tiny          # 1 seed, 2 epochs: the smoke test
+    python scripts/reproduce.py all --tiny          # 1 seed, 2 epochs, 128 rows: the smoke test
     zoo reproduce inductive_bias --seeds 3          # the same, from the command line
 """
 
@@ -513,6 +513,34 @@ def _inference_accuracy(spec, model) -> float:
     return float(model.evaluate(x, y, verbose=0, return_dict=True)["accuracy"])
 
 
+TINY_EPOCHS, TINY_ROWS = 2, 128
+
+
+def _tiny(spec) -> list[str]:
+    """The overrides that bring a spec to smoke-test size: two epochs on at most TINY_ROWS training rows
+    (the validation and test splits stay whole), one epoch a layer of pretraining, unfreezing within
+    the two epochs, no batch larger than the rows, and no graph traced for a few steps."""
+    spec = spec.resolved()  # with the schema's defaults filled in
+    overrides = [f"train.epochs={TINY_EPOCHS}"]
+    rows = min(spec.get("data", "limit") or TINY_ROWS, TINY_ROWS)
+    if rows != spec.get("data", "limit"):
+        overrides.append(f"data.limit={rows}")
+    batch_size = spec.get("data", "batch_size")
+    if batch_size > rows:
+        overrides.append(f"data.batch_size={rows}")
+    if math.ceil(rows / batch_size) <= 8:  # a few eager steps cost less than tracing the graph once
+        overrides.append("runtime.run_eagerly=true")
+    if spec.get("data", "source", "mnist1d") is not None:  # the test split too: 100 rows instead of 1000
+        overrides.append(f"data.source.mnist1d.num_samples={TINY_ROWS * 4}")
+    if (spec.get("data", "validation_split") or 0) > 0.05:
+        overrides.append("data.validation_split=0.05")
+    if spec.get("pretrain"):
+        overrides.append("pretrain.epochs_per_layer=1")
+    if spec.get("transfer", "unfreeze"):
+        overrides.append("transfer.unfreeze.after_epoch=1")
+    return overrides
+
+
 def run_experiment(experiment: Experiment, seeds: int, tiny: bool, workdir: Path) -> dict[str, Outcome]:
     from zoo.builders.spec import load_spec
     from zoo.builders.train import train
@@ -523,20 +551,18 @@ def run_experiment(experiment: Experiment, seeds: int, tiny: bool, workdir: Path
         for seed in range(seeds):
             setup_spec, setup_overrides = experiment.setup
             sources[seed] = workdir / experiment.name / f"source-{seed}"
-            tiny_setup = ["train.epochs=2"] if tiny else []
-            train(load_spec(EXPERIMENTS_DIR / setup_spec, [*setup_overrides, f"seed={seed}", "output.tensorboard=false", *tiny_setup]),
-                  run_dir=sources[seed], quiet=True)
+            overrides = [*setup_overrides, f"seed={seed}", "output.tensorboard=false"]
+            spec = load_spec(EXPERIMENTS_DIR / setup_spec, overrides)
+            if tiny:
+                spec = load_spec(EXPERIMENTS_DIR / setup_spec, [*overrides, *_tiny(spec)])
+            train(spec, run_dir=sources[seed], quiet=True)
     for variant in experiment.variants:
         outcome = Outcome([])
         for seed in range(seeds):
             overrides = [o.replace("{source}", str(sources.get(seed, ""))) for o in variant.overrides] + [f"seed={seed}"]
-            if tiny:
-                overrides.append("train.epochs=2")
-                if experiment.name == "pretraining" and variant.overrides == []:
-                    overrides.append("pretrain.epochs_per_layer=1")
             spec = load_spec(EXPERIMENTS_DIR / (variant.spec or experiment.spec), overrides)
-            if tiny and spec.get("transfer", "unfreeze"):  # within the two tiny epochs
-                spec = load_spec(EXPERIMENTS_DIR / (variant.spec or experiment.spec), [*overrides, "transfer.unfreeze.after_epoch=1"])
+            if tiny:
+                spec = load_spec(EXPERIMENTS_DIR / (variant.spec or experiment.spec), [*overrides, *_tiny(spec)])
             if experiment.gradients:
                 outcome.gradient_ratios.append(_gradient_ratio(spec))
             started = time.perf_counter()
@@ -612,7 +638,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="+", help="experiment names, or all: " + ", ".join(e.name for e in EXPERIMENTS))
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--tiny", action="store_true", help="1 seed, 2 epochs: checks that every experiment still runs")
+    parser.add_argument("--tiny", action="store_true", help=f"1 seed, {TINY_EPOCHS} epochs on at most {TINY_ROWS} training "
+                        "rows: checks in seconds that an experiment still runs")
     parser.add_argument("--reports", help="where REPRODUCTIONS.md and the plots go (default reports/; with --tiny, "
                         "runs/reproductions-tiny/, so a smoke test never writes over the committed results)")
     arguments = parser.parse_args(argv)

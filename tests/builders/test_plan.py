@@ -67,6 +67,8 @@ PLAN_CORPUS = [
                                         "{StepDecay: {initial_learning_rate: 0.1, every: 1}}}}\n  callbacks: "
                                         "[{BatchSizeSchedule: {every: 1}}]"), 18,
      "train.optimizer.SGD.learning_rate.StepDecay", "give steps_per_epoch"),
+    ("eager-with-xla", ("  epochs: 2", "  epochs: 2\nruntime: {run_eagerly: true, jit_compile: true}"), 22,
+     "runtime.run_eagerly", "jit_compile: true"),
     ("pretrain-with-transfer-shape", ("  epochs: 2", "  epochs: 2\npretrain: {epochs_per_layer: [1, 2, 3]}"), 22,
      "pretrain.epochs_per_layer", "hidden layers"),
 ]

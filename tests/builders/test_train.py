@@ -174,6 +174,16 @@ def test_precision_and_jit_compile_pass_through_to_keras(tmp_path):
     assert reloaded.layers[1].dtype_policy.name == "mixed_bfloat16"
 
 
+def test_run_eagerly_trains_without_tracing_a_graph(tmp_path):
+    """runtime.run_eagerly reaches Keras's compile: the train step runs as plain Python, never as a tf.function."""
+    spec = load_spec(DIGITS_SPEC, ["runtime.run_eagerly=true", "train.epochs=2"])
+    result = train(spec, run_dir=tmp_path / "run", quiet=True)
+    assert result.model.run_eagerly is True and result.model.jit_compile is False
+    assert not hasattr(result.model.train_function, "get_concrete_function")  # a tf.function would have one
+    assert result.history["loss"][1] < result.history["loss"][0]
+    assert load_spec(DIGITS_SPEC).resolved().get("runtime", "run_eagerly") is False  # the default traces
+
+
 def test_quickstart_spec_reaches_95_percent(tmp_path):
     result = train(ROOT / "specs" / "digits_mlp.yaml", run_dir=tmp_path / "run", quiet=True)
     assert result.metrics["best_val_accuracy"] >= 0.95, result.metrics
