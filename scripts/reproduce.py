@@ -517,9 +517,10 @@ TINY_EPOCHS, TINY_ROWS = 2, 128
 
 
 def _tiny(spec) -> list[str]:
-    """The overrides that bring a spec to smoke-test size: two epochs on at most TINY_ROWS training rows
-    (the validation and test splits stay whole), one epoch a layer of pretraining, unfreezing within
-    the two epochs, no batch larger than the rows, and no graph traced for a few steps."""
+    """The overrides that bring a spec to smoke-test size: two epochs on at most TINY_ROWS training rows,
+    5% held out for validation, MNIST-1D generated at 512 examples (a test split of about 100), one
+    epoch a layer of pretraining, unfreezing within the two epochs, no batch larger than the rows,
+    and eager steps where there are too few to repay tracing a graph."""
     spec = spec.resolved()  # with the schema's defaults filled in
     overrides = [f"train.epochs={TINY_EPOCHS}"]
     rows = min(spec.get("data", "limit") or TINY_ROWS, TINY_ROWS)
@@ -530,7 +531,7 @@ def _tiny(spec) -> list[str]:
         overrides.append(f"data.batch_size={rows}")
     if math.ceil(rows / batch_size) <= 8:  # a few eager steps cost less than tracing the graph once
         overrides.append("runtime.run_eagerly=true")
-    if spec.get("data", "source", "mnist1d") is not None:  # the test split too: 100 rows instead of 1000
+    if spec.get("data", "source", "mnist1d") is not None:
         overrides.append(f"data.source.mnist1d.num_samples={TINY_ROWS * 4}")
     if (spec.get("data", "validation_split") or 0) > 0.05:
         overrides.append("data.validation_split=0.05")
