@@ -9,7 +9,7 @@ it held on this run.
 Usage:
     python scripts/reproduce.py all                 # every experiment, 3 seeds
     python scripts/reproduce.py vanishing_gradients optimizers --seeds 1
-    python scripts/reproduce.py all --tiny          # 1 seed, 2 epochs, 128 rows: the smoke test
+    python scripts/reproduce.py all --tiny          # 1 seed, 1 epoch, 128 rows: the smoke test
     zoo reproduce inductive_bias --seeds 3          # the same, from the command line
 """
 
@@ -513,16 +513,16 @@ def _inference_accuracy(spec, model) -> float:
     return float(model.evaluate(x, y, verbose=0, return_dict=True)["accuracy"])
 
 
-TINY_EPOCHS, TINY_ROWS = 2, 128
+TINY_EPOCHS, TINY_ROWS = 1, 128
 
 
 def _tiny(spec) -> list[str]:
-    """The overrides that bring a spec to smoke-test size: two epochs on at most TINY_ROWS training rows,
-    5% held out for validation, MNIST-1D generated at 512 examples (a test split of about 100), one
-    epoch a layer of pretraining, unfreezing within the two epochs, no batch larger than the rows,
-    and eager steps where there are too few to repay tracing a graph."""
+    """The overrides that bring a spec to smoke-test size: one epoch (two where a layer unfreezes after
+    the first) on at most TINY_ROWS training rows, 5% held out for validation, MNIST-1D generated at
+    512 examples (a test split of about 100), one epoch a layer of pretraining, no batch larger than
+    the rows, and eager steps where there are too few to repay tracing a graph."""
     spec = spec.resolved()  # with the schema's defaults filled in
-    overrides = [f"train.epochs={TINY_EPOCHS}"]
+    overrides = [f"train.epochs={TINY_EPOCHS + 1 if spec.get('transfer', 'unfreeze') else TINY_EPOCHS}"]
     rows = min(spec.get("data", "limit") or TINY_ROWS, TINY_ROWS)
     if rows != spec.get("data", "limit"):
         overrides.append(f"data.limit={rows}")

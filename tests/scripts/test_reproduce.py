@@ -1,4 +1,4 @@
-"""The reproductions at a tiny size (one seed, two epochs, 128 training rows), so they cannot rot: every
+"""The reproductions at a tiny size (one seed, one epoch, 128 training rows), so they cannot rot: every
 experiment runs, plots and reports. Their claims are judged only at full size (zoo reproduce all)."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ EXPERIMENTS = [experiment.name for experiment in _reproduce().EXPERIMENTS]
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_each_reproduction_runs_at_a_tiny_size_and_writes_its_row_and_plot(name, tmp_path, capsys):
-    """`zoo reproduce NAME --tiny`: every variant trains (two epochs, 128 rows), the claim is measured, plotted
+    """`zoo reproduce NAME --tiny`: every variant trains (one epoch, 128 rows), the claim is measured, plotted
     and written; whether it held at this size says nothing."""
     assert _reproduce().main([name, "--tiny", "--reports", str(tmp_path)]) == 0
     row = _rows((tmp_path / "REPRODUCTIONS.md").read_text())
