@@ -522,7 +522,8 @@ def _tiny(spec) -> list[str]:
     512 examples (a test split of about 100), one epoch a layer of pretraining, no batch larger than
     the rows, and eager steps where there are too few to repay tracing a graph."""
     spec = spec.resolved()  # with the schema's defaults filled in
-    overrides = [f"train.epochs={TINY_EPOCHS + 1 if spec.get('transfer', 'unfreeze') else TINY_EPOCHS}"]
+    unfreezes = spec.get("transfer", "unfreeze")
+    overrides = [f"train.epochs={TINY_EPOCHS + 1 if unfreezes else TINY_EPOCHS}"]
     rows = min(spec.get("data", "limit") or TINY_ROWS, TINY_ROWS)
     if rows != spec.get("data", "limit"):
         overrides.append(f"data.limit={rows}")
@@ -537,13 +538,20 @@ def _tiny(spec) -> list[str]:
         overrides.append("data.validation_split=0.05")
     if spec.get("pretrain"):
         overrides.append("pretrain.epochs_per_layer=1")
-    if spec.get("transfer", "unfreeze"):
+    if unfreezes:
         overrides.append("transfer.unfreeze.after_epoch=1")
     return overrides
 
 
-def run_experiment(experiment: Experiment, seeds: int, tiny: bool, workdir: Path) -> dict[str, Outcome]:
+def _load(path: Path, overrides: list[str], tiny: bool):
+    """The spec at `path` with `overrides`, and at smoke-test size with `tiny`."""
     from zoo.builders.spec import load_spec
+
+    spec = load_spec(path, overrides)
+    return load_spec(path, [*overrides, *_tiny(spec)]) if tiny else spec
+
+
+def run_experiment(experiment: Experiment, seeds: int, tiny: bool, workdir: Path) -> dict[str, Outcome]:
     from zoo.builders.train import train
 
     outcomes = {}
@@ -552,18 +560,13 @@ def run_experiment(experiment: Experiment, seeds: int, tiny: bool, workdir: Path
         for seed in range(seeds):
             setup_spec, setup_overrides = experiment.setup
             sources[seed] = workdir / experiment.name / f"source-{seed}"
-            overrides = [*setup_overrides, f"seed={seed}", "output.tensorboard=false"]
-            spec = load_spec(EXPERIMENTS_DIR / setup_spec, overrides)
-            if tiny:
-                spec = load_spec(EXPERIMENTS_DIR / setup_spec, [*overrides, *_tiny(spec)])
-            train(spec, run_dir=sources[seed], quiet=True)
+            train(_load(EXPERIMENTS_DIR / setup_spec, [*setup_overrides, f"seed={seed}", "output.tensorboard=false"], tiny),
+                  run_dir=sources[seed], quiet=True)
     for variant in experiment.variants:
         outcome = Outcome([])
         for seed in range(seeds):
             overrides = [o.replace("{source}", str(sources.get(seed, ""))) for o in variant.overrides] + [f"seed={seed}"]
-            spec = load_spec(EXPERIMENTS_DIR / (variant.spec or experiment.spec), overrides)
-            if tiny:
-                spec = load_spec(EXPERIMENTS_DIR / (variant.spec or experiment.spec), [*overrides, *_tiny(spec)])
+            spec = _load(EXPERIMENTS_DIR / (variant.spec or experiment.spec), overrides, tiny)
             if experiment.gradients:
                 outcome.gradient_ratios.append(_gradient_ratio(spec))
             started = time.perf_counter()
