@@ -22,7 +22,10 @@ name a TFDS dataset that is not prepared yet.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -627,8 +630,32 @@ def _split(x, y, fraction: float, rng: np.random.Generator):
     return (take_rows(x, order[held:]), y[order[held:]]), (take_rows(x, order[:held]), y[order[:held]])
 
 
+@contextlib.contextmanager
+def global_random_state_kept() -> Iterator[None]:
+    """Python's and NumPy's global random state as they were on entry, whatever the block does to them.
+
+    Some data libraries reseed the global generators (mnist1d's `make_dataset` calls its own
+    `set_seed(42)`); the run seeded them just before, and Keras's initializers draw their seeds
+    from them, so without this every spec with such a source built the same initial weights
+    whatever its `seed`. A source's own randomness is its own (`mnist1d: {seed: ...}`); the
+    run's seed governs the splits, the weights, dropout and the shuffles."""
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+
+
 def load_data(spec: Spec, batch_size: int | None = None) -> Data:
-    """Read the `data` section into pipelines and a `DataInfo`. Errors are SpecErrors."""
+    """Read the `data` section into pipelines and a `DataInfo`. Errors are SpecErrors.
+
+    Loading never changes the global random state (`global_random_state_kept`)."""
+    with global_random_state_kept():
+        return _load_data(spec, batch_size)
+
+
+def _load_data(spec: Spec, batch_size: int | None) -> Data:
     spec = spec.resolved()
     section = spec.section("data")
     if not section:
