@@ -115,8 +115,9 @@ def _parser() -> argparse.ArgumentParser:
     reproduce = command("reproduce", "rerun the reproductions of classic training claims (scripts/reproduce.py): "
                         "their rows in reports/REPRODUCTIONS.md and plots")
     reproduce.add_argument("names", nargs="+", metavar="NAME", help="experiment names, or all")
-    reproduce.add_argument("--seeds", type=int, default=3, help="seeds per variant (default 3)")
-    reproduce.add_argument("--tiny", action="store_true", help="1 seed, 2 epochs, written to runs/reproductions-tiny/: "
+    reproduce.add_argument("--seeds", type=int, help="seeds per variant (default: the experiment's own, 3, or 5 for "
+                           "batch_norm_speed)")
+    reproduce.add_argument("--tiny", action="store_true", help="1 seed, 1 epoch, written to runs/reproductions-tiny/: "
                            "checks that an experiment runs, judges nothing")
     reproduce.add_argument("--reports", metavar="DIR", help="write the report and plots here instead of reports/")
 
@@ -350,7 +351,8 @@ def _reproduce(arguments) -> int:
     module = importlib.util.module_from_spec(loaded)
     sys.modules[loaded.name] = module  # its dataclasses look their module up there
     loaded.loader.exec_module(module)
-    argv = [*arguments.names, "--seeds", str(arguments.seeds), *(["--tiny"] if arguments.tiny else []),
+    argv = [*arguments.names, *(["--seeds", str(arguments.seeds)] if arguments.seeds is not None else []),
+            *(["--tiny"] if arguments.tiny else []),
             *(["--reports", arguments.reports] if arguments.reports else [])]
     return module.main(argv, prog="zoo reproduce")
 

@@ -647,6 +647,19 @@ def global_random_state_kept() -> Iterator[None]:
         np.random.set_state(numpy_state)
 
 
+def _noisy_labels(spec: Spec, y: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """`y` with round(fraction * rows) labels, chosen at random, replaced by a class drawn uniformly (symmetric
+    label noise: a drawn class may be the true one)."""
+    task, classes = infer_task(y)
+    if task == "regression":
+        raise spec.error(("data", "label_noise"), "label_noise draws wrong classes: it needs integer class labels, "
+                         f"and these labels are {'floats' if y.dtype.kind == 'f' else f'of shape {y.shape[1:]}'}.")
+    noisy = np.array(y, copy=True)
+    chosen = rng.choice(len(noisy), int(round(fraction * len(noisy))), replace=False)
+    noisy[chosen] = rng.integers(0, classes, len(chosen)).astype(noisy.dtype)
+    return noisy
+
+
 def load_data(spec: Spec, batch_size: int | None = None) -> Data:
     """Read the `data` section into pipelines and a `DataInfo`. Errors are SpecErrors.
 
@@ -669,6 +682,9 @@ def _load_data(spec: Spec, batch_size: int | None) -> Data:
         if section.get("limit") is not None:
             raise spec.error(("data", "limit"), "data.limit cuts in-memory sources; for TFDS, slice the split instead "
                              "(split: 'train[:1000]').")
+        if section.get("label_noise"):
+            raise spec.error(("data", "label_noise"), "data.label_noise changes in-memory labels; a TFDS source is "
+                             "streamed from its files.")
         return _load_tfds(spec, section, batch_size)
     x, y, class_names, given_test = _arrays(spec, path, source)
     classes = section.get("classes")
@@ -701,6 +717,8 @@ def _load_data(spec: Spec, batch_size: int | None) -> Data:
             raise spec.error(("data", f"{name}_split"), f"the split leaves no training rows out of {count_rows(x)}.")
     if section.get("limit"):
         train = (take_rows(train[0], slice(0, section["limit"])), train[1][: section["limit"]])
+    if section.get("label_noise"):
+        train = (train[0], _noisy_labels(spec, train[1], section["label_noise"], rng))
     splits["train"] = train
     for name, (sx, sy) in splits.items():
         if row_shape(sx) != row_shape(x):

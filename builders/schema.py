@@ -222,6 +222,10 @@ SCHEMA: dict[str, Any] = {
                 "shuffle": {"type": ["boolean", "integer"], "minimum": 1, "default": True},
                 "cache": {"type": "boolean", "default": True},
                 "limit": {"type": "integer", "minimum": 1, "description": "use only the first N training rows"},
+                "label_noise": {"type": "number", "minimum": 0, "exclusiveMaximum": 1,
+                                "description": "classification: this fraction of the training rows get a label drawn "
+                                               "uniformly from all classes (from the split's seed); validation and test "
+                                               "labels stay as they are"},
                 "split_seed": {"type": "integer", "minimum": 0,
                                "description": "the seed of validation_split and test_split (default: the spec's seed); "
                                               "fix it to vary `seed` over the same split (ensembles of seeds)"},

@@ -25,7 +25,7 @@ from zoo.callbacks.diagnostics import (
     without_regularization,
 )
 from zoo.callbacks.gradcheck import gradient_check
-from zoo.callbacks.gradients import GradientMonitor, layer_gradient_norms, probe_batch
+from zoo.callbacks.gradients import GradientMonitor, layer_gradient_norms, probe_batch, weighted_layers
 from zoo.callbacks.lr_finder import LearningRateFinder
 from zoo.callbacks.pretraining import greedy_layerwise_pretrain
 from zoo.callbacks.transfer import UnfreezeSchedule, make_trainable_later, reused_blocks, transfer_model
@@ -51,6 +51,7 @@ __all__ = [
     "make_trainable_later",
     "overfit_small_batch",
     "probe_batch",
+    "weighted_layers",
     "reused_blocks",
     "set_trainable",
     "transfer_model",
