@@ -145,3 +145,29 @@ def test_input_shape_that_does_not_match_the_data_is_an_error():
     spec = load_spec("version: 1\ndata: {source: {sklearn: iris}}\nmodel:\n  input_shape: [5]\n  layers: [Dense: {units: 3}]\ntrain: {loss: mse}\n")
     with pytest.raises(SpecError, match=r"does not match the data, whose rows have shape \[4\]"):
         build_model(spec, load_data(spec).info)
+
+
+def test_label_noise_replaces_training_labels_only_from_the_seed():
+    data = "{source: {sklearn: digits}, validation_split: 0.2, label_noise: 0.5}"
+    noisy, again = load_data(load_spec(_spec(data))), load_data(load_spec(_spec(data)))
+    clean = load_data(load_spec(_spec(data.replace(", label_noise: 0.5", ""))))
+    changed = np.mean(noisy.arrays["train"][1] != clean.arrays["train"][1])
+    assert 0.40 < changed < 0.50  # half the rows drawn anew from 10 classes: about 9 in 10 of those change
+    assert np.array_equal(noisy.arrays["train"][0], clean.arrays["train"][0])
+    assert np.array_equal(noisy.arrays["validation"][1], clean.arrays["validation"][1])
+    assert np.array_equal(noisy.arrays["train"][1], again.arrays["train"][1])
+    assert set(np.unique(noisy.arrays["train"][1])) == set(range(10))
+
+
+@pytest.mark.parametrize("value, message", [("1.0", "expected a number >= 0 and < 1"), ("-0.1", "expected a number >= 0"),
+                                            ("abc", "expected a number, got str")])
+def test_label_noise_out_of_range_is_a_spec_error(value, message):
+    with pytest.raises(SpecError, match=message) as error:
+        load_spec(_spec(f"{{source: {{sklearn: digits}}, label_noise: {value}}}"))
+    assert error.value.line == 3
+
+
+def test_label_noise_on_regression_targets_is_refused_at_its_key():
+    with pytest.raises(SpecError, match="label_noise draws wrong classes: it needs integer class labels") as error:
+        load_data(load_spec(_spec("{source: {sklearn: diabetes}, label_noise: 0.2}")))
+    assert error.value.line == 3 and "data.label_noise" in str(error.value)
