@@ -24,6 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras
 import keras_tuner
 
+from zoo.builders._keras_tuner import hyperband_rounds
 from zoo.builders.data import load_data
 from zoo.builders.spec import load_spec
 from zoo.builders.hypermodel import build_hypermodel
@@ -102,11 +103,9 @@ def hyperband_vs_random(seeds: int) -> None:
         counting = load_spec(ROOT / "specs" / "mnist1d_tune.yaml", [f"tune.directory={directory}/count"])
         hyperband = make_tuner(counting, build_hypermodel(counting))  # only counts the epochs of its brackets
         epochs = 0
-        oracle = hyperband.oracle
-        for bracket in range(oracle._get_num_brackets()):
+        for rounds in hyperband_rounds(hyperband.oracle):  # (trials, epochs each reaches) per round of each bracket
             previous = 0
-            for round_number in range(oracle._get_num_rounds(bracket)):
-                size, total = oracle._get_size(bracket, round_number), oracle._get_epochs(bracket, round_number)
+            for size, total in rounds:
                 epochs += size * (total - previous)
                 previous = total
         per_trial = spec.get("train", "epochs")
