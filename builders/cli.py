@@ -429,7 +429,7 @@ def _catalogue() -> dict[str, dict[str, object]]:
     """kind -> {name: the function or class}, as specs name them."""
     import zoo
 
-    found: dict[str, dict[str, object]] = {"architectures": {n: zoo.architectures._family(n) for n in zoo.architectures.names()}}
+    found: dict[str, dict[str, object]] = {"architectures": {n: zoo.architectures.family(n) for n in zoo.architectures.names()}}
     for kind in _KINDS[1:]:
         module = getattr(zoo, kind)
         found[kind] = {n: getattr(module, n) for n in module.__all__ if callable(getattr(module, n))}

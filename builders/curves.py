@@ -60,7 +60,7 @@ def learning_curve(spec: Spec | str | Path, overrides: Sequence[str] = (), sizes
     Returns:
         {"sizes", "train_error", "validation_error", "error", "verdict" (at the largest size), "trend", "directory"}
     """
-    from zoo.builders.doctor import _tool_dir
+    from zoo.builders.doctor import tool_dir
 
     if not isinstance(spec, Spec):
         spec = load_spec(spec, overrides)
@@ -74,12 +74,12 @@ def learning_curve(spec: Spec | str | Path, overrides: Sequence[str] = (), sizes
         raise spec.error(("data",), "a learning curve needs validation rows: add data.validation_split or data.validation.")
     counts = _sizes(sizes, int(full.data.info.sizes["train"]))
     del full
-    with _tool_dir(spec, "learning-curve", directory) as owned:
+    with tool_dir(spec, "learning-curve", directory) as owned:
         return _curve(spec, counts, owned.path, baseline_error, tolerance)
 
 
 def _curve(spec: Spec, counts: list[int], path: Path, baseline_error: float, tolerance: float) -> dict[str, Any]:
-    from zoo.builders.doctor import _error  # 1 - accuracy where there is one, else the loss; inference mode
+    from zoo.builders.doctor import model_error  # 1 - accuracy where there is one, else the loss; inference mode
     from zoo.builders.plots import plot_learning_curve
 
     train_errors, validation_errors, times, unit = [], [], [], "loss"
@@ -90,8 +90,8 @@ def _curve(spec: Spec, counts: list[int], path: Path, baseline_error: float, tol
         tree["data"]["limit"] = count
         plan = build_plan(spec.replace(tree))
         plan.fit(verbose=0)
-        train_error, unit = _error(plan.model, plan.data.train)
-        validation_error, _ = _error(plan.model, plan.data.validation)
+        train_error, unit = model_error(plan.model, plan.data.train)
+        validation_error, _ = model_error(plan.model, plan.data.validation)
         train_errors.append(train_error)
         validation_errors.append(validation_error)
         times.append(round(time.perf_counter() - started, 2))

@@ -50,7 +50,7 @@ def _prepare(spec: Spec | str | Path, overrides: Sequence[str]) -> RunPlan:
     return build_plan(spec)
 
 
-def _tool_dir(spec: Spec, kind: str, run_dir: str | Path | None) -> OwnedDirectory:
+def tool_dir(spec: Spec, kind: str, run_dir: str | Path | None) -> OwnedDirectory:
     """The doctor's or finder's own directory: new, or empty, or one of the same kind of ours; locked."""
     if run_dir is not None:
         path = Path(run_dir)
@@ -60,7 +60,7 @@ def _tool_dir(spec: Spec, kind: str, run_dir: str | Path | None) -> OwnedDirecto
     return OwnedDirectory.claim(path, kind, spec.to_yaml())
 
 
-def _error(model: keras.Model, dataset) -> tuple[float, str]:
+def model_error(model: keras.Model, dataset) -> tuple[float, str]:
     """1 - accuracy when the model reports accuracy, else the loss; measured in inference mode."""
     results = model.evaluate(dataset, verbose=0, return_dict=True)
     for key in ("accuracy", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy"):
@@ -105,7 +105,7 @@ def doctor(
             mode, on 16 rows, at initialization); None skips it.
     """
     plan = _prepare(spec, overrides)
-    with _tool_dir(plan.spec, "doctor", run_dir) as owned:
+    with tool_dir(plan.spec, "doctor", run_dir) as owned:
         return _doctor(plan, owned.path, epochs, baseline_error, tolerance, overfit_rows, overfit_steps, vanishing_ratio,
                        gradcheck)
 
@@ -163,8 +163,8 @@ def _doctor(plan: RunPlan, directory: Path, epochs: int, baseline_error: float, 
 
     verdict = None
     if data.validation is not None:
-        train_error, unit = _error(model, data.train)
-        validation_error, _ = _error(model, data.validation)
+        train_error, unit = model_error(model, data.train)
+        validation_error, _ = model_error(model, data.validation)
         verdict = {**bias_variance_verdict(train_error, validation_error, baseline_error, tolerance), "error": unit,
                    "epochs": epochs}
         checks.append(_check("bias / variance", verdict["verdict"] == "neither",
@@ -238,7 +238,7 @@ def lr_find(
 ) -> dict[str, Any]:
     """The learning-rate range test on a spec's model and data: `lr_find.png`, `lr_find.json`, the suggestion."""
     plan = _prepare(spec, overrides)
-    with _tool_dir(plan.spec, "lr-find", run_dir) as owned:
+    with tool_dir(plan.spec, "lr-find", run_dir) as owned:
         return _lr_find(plan, owned.path, min_lr, max_lr, steps)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from zoo.builders.data import load_data
 from zoo.builders.errors import RunError
-from zoo.builders.inference import COMPLETE_MARKER, _check_rows, _load_model
+from zoo.builders.inference import COMPLETE_MARKER, check_rows, load_model_file
 from zoo.builders.model import reconstructs
 from zoo.builders.spec import load_spec
 
@@ -34,7 +34,7 @@ def _member(path: Path):
         raise RunError(f"{path}: {run_dir} holds no spec.yaml, so the data it was trained on is unknown.")
     if model_path.name == "model.keras" and not (run_dir / COMPLETE_MARKER).is_file():
         raise RunError(f"{run_dir} holds no finished run (no {COMPLETE_MARKER}).")
-    return str(path), load_spec(run_dir / "spec.yaml").resolved(), _load_model(model_path)
+    return str(path), load_spec(run_dir / "spec.yaml").resolved(), load_model_file(model_path)
 
 
 def _rows(spec, data_source: dict | None) -> tuple[str, np.ndarray, np.ndarray, str]:
@@ -98,7 +98,7 @@ def ensemble(members: Sequence[str | Path], data_source: dict | None = None) -> 
                            "one data.split_seed, or pass --data with rows no member trained on.")
     predictions, rows = [], []
     for label, _, model in loaded:
-        _check_rows(model, tuple(x.shape[1:]) if not isinstance(x, dict) else {k: v.shape[1:] for k, v in x.items()}, label)
+        check_rows(model, tuple(x.shape[1:]) if not isinstance(x, dict) else {k: v.shape[1:] for k, v in x.items()}, label)
         predicted = np.asarray(model.predict(x, verbose=0), "float64")
         if predictions and predicted.shape != predictions[0].shape:
             raise RunError(f"{label} predicts shape {predicted.shape[1:]}, {loaded[0][0]} {predictions[0].shape[1:]}.")

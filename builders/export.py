@@ -95,7 +95,7 @@ def export_run(run_dir: str | Path, form: str, output: str | Path) -> dict[str, 
         RunError: an unknown format, an output that exists, a run that is not finished, a missing
             converter, or an artefact whose predictions differ from the model's.
     """
-    from zoo.builders.inference import _load_run
+    from zoo.builders.inference import load_run
 
     import keras
 
@@ -109,7 +109,7 @@ def export_run(run_dir: str | Path, form: str, output: str | Path) -> dict[str, 
         raise RunError(f"{output} exists; choose a new path (an export never replaces a file or folder).")
     if not output.parent.is_dir():
         raise RunError(f"{output.parent} is not a folder; create it first.")
-    _, model, _ = _load_run(run_dir)
+    _, model, _ = load_run(run_dir)
     if form == "onnx":
         missing = [m for m in ("tf2onnx", "onnx") if _missing(m)]
         if missing:
@@ -154,11 +154,13 @@ def _normalization_as_variables(model, form: str):
     into the graph as constants. Put back afterwards."""
     import keras
 
+    from zoo._keras import all_layers
+
     swapped = []
     if form == "onnx" and keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        for layer in model._flatten_layers(include_self=False, recursive=True):
+        for layer in all_layers(model):
             if isinstance(layer, keras.layers.Normalization) and getattr(layer, "mean", None) is not None:
                 swapped.append((layer, layer.mean, layer.variance))
                 layer.mean = tf.Variable(layer.mean, trainable=False)

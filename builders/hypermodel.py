@@ -40,13 +40,13 @@ class SpecHyperModel(keras_tuner.HyperModel):
         super().__init__(name=spec.name)
         self.spec = spec
         self.verbose = verbose
-        self._data: dict[str, Data] = {}  # each distinct `data` section loaded once per search
+        self.data_cache: dict[str, Data] = {}  # each distinct `data` section loaded once per search
         self._plans: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> the plan that built it
 
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
         """The trial's model: the run plan for the spec with `hp`'s values (the seed and precision policy
         applied, so every trial starts alike)."""
-        plan = build_plan(self.spec, hp, data_cache=self._data)
+        plan = build_plan(self.spec, hp, data_cache=self.data_cache)
         strategy = distribution_strategy(plan.spec)
         with strategy.scope() if strategy is not None else contextlib.nullcontext():  # where the model's variables are
             # Built now, so Hyperband's promoted trials load their optimizer state with their weights.
@@ -57,7 +57,7 @@ class SpecHyperModel(keras_tuner.HyperModel):
     def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, *args, **kwargs):
         plan = self._plans.pop(model, None)
         if plan is None:  # a model this hypermodel did not build: plan it for these values
-            plan = dataclasses.replace(build_plan(self.spec, hp, data_cache=self._data), model=model)
+            plan = dataclasses.replace(build_plan(self.spec, hp, data_cache=self.data_cache), model=model)
         given = list(kwargs.pop("callbacks", None) or [])
         callbacks = [keras.callbacks.TerminateOnNaN()]
         trial_dir = _trial_dir(given)

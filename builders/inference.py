@@ -23,10 +23,10 @@ COMPLETE_MARKER = "metrics.json"
 def load_model(path: str | Path) -> keras.Model:
     """A saved model (`model.keras`, or a run directory holding one), zoo classes registered, in safe mode."""
     path = Path(path)
-    return _load_model(path / "model.keras" if path.is_dir() else path)
+    return load_model_file(path / "model.keras" if path.is_dir() else path)
 
 
-def _load_model(path: Path) -> keras.Model:
+def load_model_file(path: Path) -> keras.Model:
     from zoo.builders.resolve import load_project_classes
 
     load_project_classes()  # registers the project's classes for loading
@@ -39,7 +39,7 @@ def _load_model(path: Path) -> keras.Model:
                        "train the run again in a new directory.") from None
 
 
-def _load_run(run_dir: str | Path) -> tuple[Spec, keras.Model, dict]:
+def load_run(run_dir: str | Path) -> tuple[Spec, keras.Model, dict]:
     """A finished run's concrete spec, model and data facts."""
     run_dir = Path(run_dir)
     if not (run_dir / "spec.yaml").is_file():
@@ -52,10 +52,10 @@ def _load_run(run_dir: str | Path) -> tuple[Spec, keras.Model, dict]:
         facts = json.loads(facts_path.read_text()) if facts_path.exists() else {}
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         raise RunError(f"{facts_path} is damaged: train the run again in a new directory.") from None
-    return spec, _load_model(run_dir / "model.keras"), facts if isinstance(facts, dict) else {}
+    return spec, load_model_file(run_dir / "model.keras"), facts if isinstance(facts, dict) else {}
 
 
-def _check_rows(model: keras.Model, shape, where: str) -> None:
+def check_rows(model: keras.Model, shape, where: str) -> None:
     """Rows of `shape` (a tuple, or {input name: tuple} for named inputs) fit the model's inputs."""
     if isinstance(shape, dict) or len(model.inputs) > 1:
         expected = {t.name: tuple(t.shape[1:]) for t in model.inputs}
@@ -70,7 +70,7 @@ def _check_rows(model: keras.Model, shape, where: str) -> None:
 
 def evaluate(run_dir: str | Path, data_source: dict | None = None) -> dict:
     """Metrics of a finished run's model on its test split (else validation), or on `data_source`."""
-    spec, model, _ = _load_run(run_dir)
+    spec, model, _ = load_run(run_dir)
     if data_source is not None:
         tree = {key: value for key, value in spec.tree.items() if key not in ("data", "pretrain", "transfer", "tune")}
         tree["data"] = {"batch_size": spec.tree["data"]["batch_size"], "source": data_source}
@@ -82,7 +82,7 @@ def evaluate(run_dir: str | Path, data_source: dict | None = None) -> dict:
         dataset, split = (data.test, "test") if data.test is not None else (data.validation, "validation")
         if dataset is None:
             raise SpecError("the run's spec has no test or validation split; pass a data source to evaluate on.")
-    _check_rows(model, data.info.input_shape, "the data")
+    check_rows(model, data.info.input_shape, "the data")
     if reconstructs(spec):
         dataset = map_batches(dataset, lambda x, y: (x, x))
     results = model.evaluate(dataset, verbose=0, return_dict=True)
@@ -91,7 +91,7 @@ def evaluate(run_dir: str | Path, data_source: dict | None = None) -> dict:
 
 def class_names(run_dir: str | Path) -> list | None:
     """The names of a finished run's classes, when its training data had them."""
-    return _load_run(run_dir)[2].get("class_names")
+    return load_run(run_dir)[2].get("class_names")
 
 
 def predict(run_dir: str | Path, inputs: str | Path, allow_nan: bool = False) -> np.ndarray:
@@ -102,9 +102,9 @@ def predict(run_dir: str | Path, inputs: str | Path, allow_nan: bool = False) ->
         RunError: unreadable or empty input, rows of the wrong shape, NaN or infinite values
             (unless `allow_nan`).
     """
-    _, model, facts = _load_run(run_dir)
+    _, model, facts = load_run(run_dir)
     x = read_inputs(inputs, features=facts.get("features"), label=facts.get("label"), keys=facts.get("x"))
-    _check_rows(model, row_shape(x), str(inputs))
+    check_rows(model, row_shape(x), str(inputs))
     for array in (x.values() if isinstance(x, dict) else [x]):
         if not allow_nan and not np.isfinite(array).all():
             bad = int(np.argwhere(~np.isfinite(array).reshape(len(array), -1).all(axis=1))[0][0])

@@ -307,7 +307,7 @@ def resolve_markers(tree: Any, hp: Any, path: tuple = (), suffix: str = "") -> A
         count_marker = tree["repeat"]
         count = resolve_markers(count_marker, hp, path + ("repeat",), suffix)
         name = marker_name(path + ("repeat",), count_marker) + suffix
-        candidates = _candidate_values(count_marker)
+        candidates = candidate_values(count_marker)
         layers: list = []
         for index in range(count):
             with hp.conditional_scope(name, [v for v in candidates if v > index]):
@@ -321,7 +321,7 @@ def resolve_markers(tree: Any, hp: Any, path: tuple = (), suffix: str = "") -> A
     return tree
 
 
-def _candidate_values(marker: dict) -> list:
+def candidate_values(marker: dict) -> list:
     """Every value a repeat-count marker can take."""
     if marker["hp"] == "Int":
         return list(range(marker["min_value"], marker["max_value"] + 1, marker.get("step") or 1))
@@ -374,7 +374,7 @@ def _check_markers(spec: Spec) -> None:
             if kind not in ("Int", "Choice", "Fixed"):
                 raise spec.error(path + ("hp",), f"a repeat count must be an Int, Choice or Fixed hyperparameter, not {kind}.")
             try:
-                counts = _candidate_values(marker)
+                counts = candidate_values(marker)
             except (KeyError, TypeError):
                 counts = []
             if any(not isinstance(c, int) or isinstance(c, bool) or c < 1 for c in counts):

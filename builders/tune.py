@@ -107,7 +107,7 @@ def make_tuner(spec: Spec, hypermodel: SpecHyperModel, logged: set[str] | None =
     spec's search directory (which the caller owns: KerasTuner never overwrites it); with `report`, one
     line per finished trial goes to it (`TrialLines`)."""
     if logged is None:  # what training logs, for the objective: the plan at the defaults says
-        plan = build_plan(spec, data_cache=hypermodel._data)
+        plan = build_plan(spec, data_cache=hypermodel.data_cache)
         logged, has_validation = logged_names(plan.model, plan.data), plan.data.validation is not None
         keras.backend.clear_session()
     cls, settings = tuner_settings(spec, logged, has_validation)
@@ -213,12 +213,12 @@ def _grid_size(space: keras_tuner.HyperParameters) -> int | None:
 def full_space(spec: Spec) -> keras_tuner.HyperParameters:
     """Every hyperparameter the spec can use: each searched repeat count at its largest value,
     so the per-repetition hyperparameters it conditions all appear."""
-    from zoo.builders.spec import _candidate_values, marker_name
+    from zoo.builders.spec import candidate_values, marker_name
 
     hp = keras_tuner.HyperParameters()
     for path, marker in spec.markers:
         if path and path[-1] == "repeat":
-            hp.values[marker_name(path, marker)] = max(_candidate_values(marker))
+            hp.values[marker_name(path, marker)] = max(candidate_values(marker))
     spec.with_hyperparameters(hp)
     return hp
 
@@ -382,9 +382,9 @@ def tune(
         raise spec.error(("tune",), "the spec has no {hp: ...} markers, so there is nothing to search.")
     hypermodel = build_hypermodel(spec, verbose=verbose)
     if is_chief():
-        validate(spec, data_cache=hypermodel._data)
+        validate(spec, data_cache=hypermodel.data_cache)
     else:  # the chief validates the whole space; a worker checks that it can build the plan here (its data, its files)
-        build_plan(spec, data_cache=hypermodel._data)
+        build_plan(spec, data_cache=hypermodel.data_cache)
         keras.backend.clear_session()
     if distributed():
         _keras_tuner.quiet_conditions()

@@ -18,6 +18,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from zoo._keras import set_restored_epoch
 from zoo.callbacks.base import ConfigurableCallback, file_mode
 
 __all__ = ["AtomicBackupAndRestore", "BackupError"]
@@ -125,7 +126,7 @@ class AtomicBackupAndRestore(ConfigurableCallback):
         except (OSError, ValueError, KeyError) as error:
             raise BackupError(f"the backup {self.backup_dir / state['weights']} cannot be loaded ({type(error).__name__}): "
                              "it is damaged or from another model; start the run again in a new directory.") from None
-        self.model._initial_epoch = int(state["epoch"])  # how Keras's own BackupAndRestore tells `fit` where to start
+        set_restored_epoch(self.model, int(state["epoch"]))  # as Keras's own BackupAndRestore tells `fit`
 
     def on_epoch_end(self, epoch, logs=None):
         self.backup_dir.mkdir(parents=True, exist_ok=True)

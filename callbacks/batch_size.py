@@ -27,6 +27,7 @@ from typing import Any, Callable, Sequence
 
 import keras
 
+from zoo._keras import restored_epoch, set_restored_epoch
 from zoo import _checks
 from zoo.callbacks.base import ConfigurableCallback
 
@@ -156,7 +157,7 @@ class _OneTraining(keras.callbacks.Callback):
         if not self.first:
             return
         self.inner.on_train_begin(logs)
-        restored = self.model._initial_epoch  # what a backup restored (Keras's own attribute for it)
+        restored = restored_epoch(self.model)  # what a backup restored
         if restored is not None and restored != self.start:
             raise RuntimeError(f"fit_growing_batches: a callback restored epoch {restored}, but the batch sizes were "
                                f"planned from epoch {self.start}; give initial_epoch={restored}.")
@@ -236,7 +237,7 @@ def fit_growing_batches(model: keras.Model, x: Any, y: Any = None, *, epochs: in
                 print(f"BatchSizeSchedule: epoch {start + 1}: batch size {size}", flush=True)
             schedule.current = size
             feed = feed_at(size)
-            model._initial_epoch = None  # Keras keeps a restored epoch past the fit that restored it
+            set_restored_epoch(model, None)  # Keras keeps a restored epoch past the fit that restored it
             history = model.fit(feed, epochs=end, initial_epoch=start, callbacks=[EpochOfBatches(feed), together],
                                 verbose=0, shuffle=False, **fit_kwargs)
             epochs_run += history.epoch

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import keras
 
+from zoo._keras import inbound_nodes
+
 __all__ = ["Chain", "chain_of", "set_trainable"]
 
 _NOT_BLOCK_STARTS = (keras.layers.BatchNormalization, keras.layers.LayerNormalization, keras.layers.Normalization)
@@ -71,7 +73,7 @@ def _chain_layers(model: keras.Model) -> list[keras.layers.Layer]:
         layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
         previous = model.inputs[0]
         for layer in layers:
-            nodes = [node for node in layer._inbound_nodes if any(t is previous for t in node.input_tensors)]
+            nodes = [node for node in inbound_nodes(layer) if any(t is previous for t in node.input_tensors)]
             if len(nodes) != 1 or len(nodes[0].input_tensors) != 1:
                 raise ValueError(f"model {model.name!r} is not a chain of layers: layer {layer.name!r} does not take "
                                  "just the previous layer's output (a residual or branching model); "

@@ -20,7 +20,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from zoo.callbacks.gradients import _loss_function
+from zoo.callbacks.gradients import loss_function
 from zoo.callbacks.base import ConfigurableCallback
 from zoo import _checks
 
@@ -52,7 +52,7 @@ def initial_loss(model: keras.Model, x, y, classes: int | None = None) -> dict[s
         classes: the number of classes (2 for a one-unit sigmoid output); None for a
             regression, which has no expected value.
     """
-    loss = float(keras.ops.convert_to_numpy(keras.ops.mean(_loss_function(model)(y, model(x, training=False)))))
+    loss = float(keras.ops.convert_to_numpy(keras.ops.mean(loss_function(model)(y, model(x, training=False)))))
     expected = math.log(classes) if classes and classes > 1 else None
     return {"loss": loss, "expected": expected, "classes": classes, "ratio": loss / expected if expected else None}
 

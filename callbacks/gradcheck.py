@@ -20,7 +20,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from zoo.callbacks.gradients import _loss_function, weighted_layers
+from zoo.callbacks.gradients import loss_function, weighted_layers
 
 __all__ = ["gradient_check"]
 
@@ -123,7 +123,7 @@ def _float64_allowed():
 
 
 def _gradient_check(model: keras.Model, x, y, parameters: int, epsilon: float, seed: int) -> dict[str, Any]:
-    loss = _loss_function(model)
+    loss = loss_function(model)
     try:
         copy, dtype = _as_float64(model), "float64"
     except (TypeError, ValueError):  # a class Keras cannot rebuild from its config: check the model itself

@@ -39,7 +39,7 @@ def probe_batch(data: Any, size: int | None = None) -> tuple[Any, Any]:
     return (x[:size], y[:size]) if size else (x, y)
 
 
-def _loss_function(model: keras.Model):
+def loss_function(model: keras.Model):
     loss = getattr(model, "loss", None)
     if loss is None or isinstance(loss, (dict, list, tuple)):
         raise ValueError(
@@ -55,7 +55,7 @@ class _GradientFunction:
     def __init__(self, model: keras.Model) -> None:
         self.model = model
         self.layers = weighted_layers(model)
-        self.loss = _loss_function(model)
+        self.loss = loss_function(model)
         backend = keras.backend.backend()
         if backend == "tensorflow":
             import tensorflow as tf

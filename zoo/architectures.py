@@ -20,7 +20,7 @@ import keras
 from zoo import _checks
 from zoo.layers import DenseTied, GatedMLPBlock, Highway, ResidualBlock
 
-__all__ = ["get", "names", "describe", "parameters", "register", "reconstructs", "VAESampling"]
+__all__ = ["get", "family", "names", "describe", "parameters", "register", "reconstructs", "VAESampling"]
 
 _REGISTRY: dict[str, Callable[..., keras.Model]] = {}
 
@@ -35,7 +35,8 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def _family(name: str) -> Callable[..., keras.Model]:
+def family(name: str) -> Callable[..., keras.Model]:
+    """The registered function that builds architecture `name`; a ValueError with the closest name otherwise."""
     if name not in _REGISTRY:
         near = difflib.get_close_matches(name, _REGISTRY, n=1)
         hint = f" Did you mean {near[0]!r}?" if near else ""
@@ -45,31 +46,30 @@ def _family(name: str) -> Callable[..., keras.Model]:
 
 def parameters(name: str) -> dict[str, object]:
     """A family's parameters and their defaults (`inspect.Parameter.empty` when required)."""
-    return {p.name: p.default for p in inspect.signature(_family(name)).parameters.values()}
+    return {p.name: p.default for p in inspect.signature(family(name)).parameters.values()}
 
 
 def get(name: str, **params) -> keras.Model:
     """Build architecture `name` with `params` (see `describe(name)`)."""
-    family = _family(name)
+    build = family(name)
     accepted = parameters(name)
     for key in params:
         if key not in accepted:
             near = difflib.get_close_matches(key, accepted, n=1)
             hint = f" Did you mean {near[0]!r}?" if near else ""
             raise ValueError(f"architecture {name!r} takes no parameter {key!r}; its parameters are {', '.join(accepted)}.{hint}")
-    return family(**params)
+    return build(**params)
 
 
 def reconstructs(name: str, **params) -> bool:
     """Whether the family, with `params`, is trained to reproduce its input (its targets are its inputs)."""
-    flag = getattr(_family(name), "reconstructs", False)
+    flag = getattr(family(name), "reconstructs", False)
     return bool(flag(**params)) if callable(flag) else bool(flag)
 
 
 def describe(name: str) -> str:
     """The family's docstring and parameters, as `zoo show NAME` prints them."""
-    family = _family(name)
-    lines = [f"{name}: {inspect.getdoc(family)}", "", "parameters:"]
+    lines = [f"{name}: {inspect.getdoc(family(name))}", "", "parameters:"]
     for key, default in parameters(name).items():
         shown = "(required)" if default is inspect.Parameter.empty else f"= {default!r}"
         lines.append(f"  {key} {shown}")

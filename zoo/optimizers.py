@@ -20,6 +20,7 @@ import keras
 from keras import ops
 
 from zoo import _checks
+from zoo._keras import built_variables
 
 __all__ = [
     "Yogi",
@@ -101,7 +102,7 @@ class LayerwiseClipping:
 
     def apply(self, grads, trainable_variables=None):
         if self.layer_clipnorm:
-            variables = list(trainable_variables) if trainable_variables is not None else self._trainable_variables
+            variables = list(trainable_variables) if trainable_variables is not None else built_variables(self)
             grads = clip_by_layer(grads, variables, self.layer_clipnorm, self.loss_scale_factor)
         return super().apply(grads, trainable_variables)
 

@@ -13,6 +13,7 @@ from zoo.builders.spec import load_spec
 from zoo.builders.inference import evaluate
 from zoo.builders.train import train
 from tests.conftest import DIGITS_SPEC, call_zoo, run_zoo
+from zoo._keras import learning_rate_object
 from zoo.layers import Maxout, NoisyReLU
 from zoo.optimizers import Backstitch, Yogi
 from zoo.schedules import OneCycle
@@ -72,7 +73,7 @@ def test_zoo_layers_activations_optimizers_and_schedules_by_name():
     noisy = kinds.index(NoisyReLU)
     assert model.layers[noisy - 1].activation.__name__ == "linear"  # the Dense before it has no activation of its own
     assert any(getattr(layer, "activation", None) is not None and layer.activation.__name__ == "lecun_tanh" for layer in model.layers)
-    assert isinstance(model.optimizer, Yogi) and isinstance(model.optimizer._learning_rate, OneCycle)
+    assert isinstance(model.optimizer, Yogi) and isinstance(learning_rate_object(model.optimizer), OneCycle)
     assert model.optimizer.layer_clipnorm == {"*": 1.0}
 
 
@@ -106,6 +107,6 @@ def test_step_decay_in_a_spec_counts_epochs_not_steps(tmp_path):
         "optimizer: {SGD: {learning_rate: {StepDecay: {initial_learning_rate: 0.1, factor: 0.5, every: 2}}}}")
     result = train(load_spec(text), run_dir=tmp_path / "run", verbose=0)
     assert result.history["learning_rate"] == pytest.approx([0.1, 0.05, 0.05])
-    assert result.model.optimizer._learning_rate.steps_per_epoch == 23  # ceil(1438 / 64) batches
+    assert learning_rate_object(result.model.optimizer).steps_per_epoch == 23  # ceil(1438 / 64) batches
     given = train(load_spec(text.replace("every: 2}", "every: 2, steps_per_epoch: 1}")), run_dir=tmp_path / "steps", verbose=0)
     assert given.history["learning_rate"][0] == pytest.approx(0.1 * 0.5 ** 11)  # the user asked for steps: 23 // 2 drops

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from zoo._keras import learning_rate_object
 from zoo.optimizers import AdaMod, Backstitch, LayerwiseAdam, LayerwiseSGD, Yogi, clip_by_layer
 from zoo.schedules import OneCycle, StepDecay, TriangularCyclical, WarmUp
 
@@ -171,4 +172,4 @@ def test_schedules_serialize_inside_an_optimizer(schedule):
     optimizer = keras.optimizers.SGD(schedule)
     restored = keras.optimizers.deserialize(keras.optimizers.serialize(optimizer))
     for s in (0, 3, 17, 60):
-        assert float(restored.learning_rate_schedule(s) if hasattr(restored, "learning_rate_schedule") else restored._learning_rate(s)) == pytest.approx(float(schedule(s)))
+        assert float(restored.learning_rate_schedule(s) if hasattr(restored, "learning_rate_schedule") else learning_rate_object(restored)(s)) == pytest.approx(float(schedule(s)))

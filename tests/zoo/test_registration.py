@@ -42,9 +42,10 @@ def _python(code: str) -> subprocess.CompletedProcess:
 
 LOAD = """
 import numpy as np
+from zoo._keras import learning_rate_object
 model = keras.saving.load_model({path!r}, safe_mode=True)
 assert np.allclose(model.predict(np.load({x!r}), verbose=0), np.load({expected!r}), atol=1e-6)
-assert type(model.optimizer).__name__ == "Yogi" and type(model.optimizer._learning_rate).__name__ == "OneCycle"
+assert type(model.optimizer).__name__ == "Yogi" and type(learning_rate_object(model.optimizer)).__name__ == "OneCycle"
 print("loaded")
 """
 
