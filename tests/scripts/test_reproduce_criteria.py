@@ -90,7 +90,13 @@ def _early_stopping_outcomes(final: float, stopped_test: list[float]) -> dict:
 
 def test_early_stopping_holds_where_longer_training_degrades():
     text, held = reproduce._early_stopping(_early_stopping_outcomes(0.60, [0.70, 0.69, 0.71]))
-    assert held and "after 10 epochs" in text and "after 40 epochs" in text
+    assert held and "after 10 epochs" in text and "after 40 epochs" in text and "peak at epoch 5, 5, 5" in text
+
+
+def test_one_noisy_last_epoch_does_not_hide_a_degrading_curve():
+    outcomes = _early_stopping_outcomes(0.60, [0.70, 0.69, 0.71])
+    outcomes["full length"].histories[1]["val_accuracy"][-1] = 0.75  # one seed's last epoch above its peak
+    assert reproduce._early_stopping(outcomes)[1]
 
 
 def test_early_stopping_is_no_test_where_longer_training_does_not_degrade():
