@@ -24,15 +24,15 @@ nothing and `zoo --help` answers at once; `from zoo.layers import Maxout`
 costs no more than importing Keras. `import zoo` is enough for
 `keras.saving.load_model` of a model with zoo layers, activations, losses,
 optimizers, schedules or callbacks: the modules that register them with Keras
-(`zoo>Name`) are imported as soon as Keras is, now if it already is, or right
-after Keras's own import otherwise (so `import zoo` alone still imports no Keras).
+(`zoo>Name`) are imported as soon as Keras is: now if it already is, or else
+once Keras's import and any zoo module's that asked for it are complete (so
+`import zoo` alone still imports no Keras).
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.abc
-import importlib.machinery
 import sys
 import warnings
 from typing import Any
@@ -57,6 +57,7 @@ _API = {
     "tune": "zoo.builders.tune",
     "SpecHyperModel": "zoo.builders.hypermodel",
     "build_hypermodel": "zoo.builders.hypermodel",
+    "register_source": "zoo.builders.data",
 }
 
 __all__ = sorted([*_MODULES, *_API, "register_all"])
@@ -71,39 +72,56 @@ def register_all() -> None:
         importlib.import_module(f"zoo.{name}")
 
 
-class _RegisterAfterKeras(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Finds `keras` with the finders after it, lets Keras's own loader run, then calls `register_all`.
+def _initializing(module: Any) -> bool:
+    return bool(getattr(getattr(module, "__spec__", None), "_initializing", False))
 
-    The hook takes itself off `sys.meta_path` at its first use and puts Keras's loader back on the
-    module, so nothing of it remains after Keras is imported."""
+
+class _RegisterWithKeras(importlib.abc.MetaPathFinder):
+    """Calls `register_all` once Keras is imported and no zoo module is halfway through its own import.
+
+    It sees the imports of `keras` and of `zoo.*` modules only (found by the finders after it), and
+    checks after each: so `import keras` in a user's code registers at once, and a zoo module whose
+    own `import keras` is the first registers when it is complete (registering halfway through it
+    would import modules that need it). It leaves `sys.meta_path` after registering."""
 
     def find_spec(self, fullname, path, target=None):
-        if fullname != "keras":
+        if fullname != "keras" and not fullname.startswith("zoo."):
             return None
+        for finder in [f for f in sys.meta_path if f is not self]:
+            found = finder.find_spec(fullname, path, target) if hasattr(finder, "find_spec") else None
+            if found is not None:
+                if found.loader is not None:
+                    found.loader = _ThenRegister(found.loader, self)
+                return found
+        return None
+
+    def after(self, done: Any) -> None:
+        keras = sys.modules.get("keras")
+        if self not in sys.meta_path or keras is None or (keras is not done and _initializing(keras)):
+            return
+        if any(_initializing(m) for n, m in list(sys.modules.items()) if n.startswith("zoo.") and m is not done):
+            return
         sys.meta_path[:] = [finder for finder in sys.meta_path if finder is not self]
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is None:
-            for finder in sys.meta_path:
-                spec = finder.find_spec(fullname, path, target) if hasattr(finder, "find_spec") else None
-                if spec is not None:
-                    break
-        if spec is None or spec.loader is None:
-            return spec
-        self._loader = spec.loader
-        spec.loader = self
-        return spec
-
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module) -> None:
-        module.__spec__.loader = module.__loader__ = self._loader
-        self._loader.exec_module(module)
         try:
             register_all()
-        except Exception as error:  # never break `import keras` for a user: the load that needs a class says so
+        except Exception as error:  # never break a user's import: the load that needs a class says so
             warnings.warn(f"keras-zoo could not register its classes with Keras ({type(error).__name__}: {error}); "
                           "saved models that use them will not load.", stacklevel=2)
+
+
+class _ThenRegister(importlib.abc.Loader):
+    """A module's own loader, then `_RegisterWithKeras.after`; the module keeps its own loader."""
+
+    def __init__(self, loader: Any, hook: _RegisterWithKeras) -> None:
+        self.loader, self.hook = loader, hook
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        module.__spec__.loader = module.__loader__ = self.loader
+        self.loader.exec_module(module)
+        self.hook.after(module)
 
 
 def __getattr__(name: str) -> Any:
@@ -121,7 +139,7 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-if "keras" in sys.modules:
+if "keras" in sys.modules and not _initializing(sys.modules["keras"]):
     register_all()
-elif not any(isinstance(finder, _RegisterAfterKeras) for finder in sys.meta_path):
-    sys.meta_path.insert(0, _RegisterAfterKeras())
+elif not any(isinstance(finder, _RegisterWithKeras) for finder in sys.meta_path):
+    sys.meta_path.insert(0, _RegisterWithKeras())
