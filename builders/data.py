@@ -28,18 +28,34 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from zoo.batches import ArrayBatches, map_batches, start_at
 from zoo.builders.errors import RunError, closest
+from zoo.builders.schema import SOURCE_SCHEMA
 from zoo.builders.spec import Spec
 
 __all__ = ["DataInfo", "Data", "load_data", "infer_task", "read_inputs", "remember", "data_overrides", "with_data",
-           "anchored"]
+           "anchored", "SOURCES", "SourceKind", "register_source"]
 
-SOURCE_KINDS = ("sklearn", "tfds", "csv", "parquet", "npz", "mnist1d", "memory")
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    """One kind of data source: the key that names it in `data.source`, and how it is read.
+
+    `read(spec, path, source)` returns `(x, y, class names or None, (x_test, y_test) or None)`;
+    a streamed source (TFDS) has no `read` and is fed from its own files."""
+
+    name: str
+    read: Callable[[Spec, tuple, dict], tuple] | None
+    files: bool = False  # its value is a file path: found beside the spec, anchored in the copies runs write
+    user: bool = False  # registered from a user's code with `register_source`
+
+
+SOURCES: dict[str, SourceKind] = {}  # name -> kind, in registration order: the built-ins, then the user's
 
 
 @dataclass
@@ -133,18 +149,119 @@ def infer_task(y: np.ndarray) -> tuple[str, int | None]:
 # -- sources ---------------------------------------------------------------------
 
 
-def _source_kind(spec: Spec, path: tuple, source: dict) -> str:
-    kinds = [k for k in SOURCE_KINDS if k in source]
+def _source_kind(spec: Spec, path: tuple, source: dict) -> SourceKind:
+    kinds = [k for k in SOURCES if k in source]
     if len(kinds) != 1:
         raise spec.error(
             path,
-            "a data source names exactly one of " + ", ".join(SOURCE_KINDS)
+            "a data source names exactly one of " + ", ".join(SOURCES)
             + (f"; this one names {', '.join(kinds)}." if kinds else "; this one names none."),
         )
-    return kinds[0]
+    return SOURCES[kinds[0]]
 
 
-def _sklearn(spec: Spec, path: tuple, source: dict) -> tuple[np.ndarray, np.ndarray, list | None]:
+def _builtin(name: str, files: bool = False, streamed: bool = False):
+    def add(read):
+        SOURCES[name] = SourceKind(name, None if streamed else read, files)
+        return read
+    return add
+
+
+# The keys a source mapping takes besides its name (they configure the built-in kinds).
+SOURCE_OPTIONS = ("split", "data_dir", "label", "features", "x", "y", "input_key", "label_key")
+
+
+def register_source(name: str, function: Callable | None = None, *, schema: dict | None = None,
+                    replace: bool = False) -> Callable:
+    """Register `function` as a data source a spec names as `data.source: {NAME: ARGUMENTS}`.
+
+    The function is called with the mapping under its name as keyword arguments (`{name: {n: 100}}`
+    calls `function(n=100)`; `{name: null}` calls `function()`; any other value is passed as the one
+    argument) and returns `(x, y)` or `(x, y, class_names)`: NumPy arrays (x may be `{input name: array}`),
+    y integer classes, floats for regression, or class names. The rows get the checks every source
+    gets (numbers only, no NaN or infinity, one label a row) and then the spec's splits, `limit`,
+    `normalize` and so on. Arguments that the function does not take, an exception it raises and rows
+    that fail a check are SpecErrors at the source's line.
+
+    A registered source exists in the process that registered it: name it in specs you train or tune
+    from Python (`zoo.train`, `zoo.tune`), after the registration.
+
+    Args:
+        name: the key in `data.source`: a Python identifier, not a built-in source or source option.
+        function: the reader; omitted, `register_source(name)` is a decorator.
+        schema: the JSON Schema of the value under the name (`zoo schema` shows it; default: anything).
+        replace: allow registering `name` again (a user's source only).
+
+    Example:
+        >>> @zoo.register_source("blobs")
+        ... def blobs(rows=500, seed=0):
+        ...     from sklearn.datasets import make_blobs
+        ...     return make_blobs(rows, n_features=4, centers=3, random_state=seed)
+        >>> zoo.train("spec.yaml", ["data.source={blobs: {rows: 300}}"])
+    """
+    import inspect
+    import keyword
+
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise ValueError(f"register_source: a source name is a Python identifier; got {name!r}.")
+    if name in SOURCE_OPTIONS or (name in SOURCES and not SOURCES[name].user):
+        raise ValueError(f"register_source: {name!r} is a built-in source or source option "
+                         f"({', '.join([*(k for k, v in SOURCES.items() if not v.user), *SOURCE_OPTIONS])}); choose another name.")
+    if name in SOURCES and not replace:
+        raise ValueError(f"register_source: {name!r} is registered already; pass replace=True to register it again.")
+    if schema is not None and not isinstance(schema, dict):
+        raise ValueError(f"register_source: schema must be a JSON Schema mapping; got {type(schema).__name__}.")
+
+    def add(reader: Callable) -> Callable:
+        if not callable(reader):
+            raise ValueError(f"register_source: {name!r} needs a callable; got {type(reader).__name__}.")
+        signature = inspect.signature(reader)
+
+        def read(spec: Spec, path: tuple, source: dict) -> tuple:
+            return _read_user_source(spec, path + (name,), name, reader, signature, source[name])
+
+        SOURCES[name] = SourceKind(name, read, user=True)
+        SOURCE_SCHEMA["properties"][name] = dict(schema) if schema is not None else {}
+        return reader
+
+    return add(function) if function is not None else add
+
+
+def _read_user_source(spec: Spec, path: tuple, name: str, reader: Callable, signature, value: Any) -> tuple:
+    args, kwargs = ((), dict(value)) if isinstance(value, dict) else ((), {}) if value is None else ((value,), {})
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as error:
+        accepted = list(signature.parameters)
+        unknown = next((k for k in kwargs if k not in accepted), None)
+        if unknown is not None and not any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+            raise spec.error(path + (unknown,), f"the source {name!r} takes no argument {unknown!r}; its arguments are "
+                             f"{', '.join(accepted) or 'none'}.", closest(unknown, accepted)) from None
+        raise spec.error(path, f"the source {name!r} cannot be called with {value!r}: {error}.") from None
+    try:
+        made = reader(*args, **kwargs)
+    except Exception as error:
+        raise spec.error(path, f"the source {name!r} failed: {type(error).__name__}: {error}") from None
+    if not isinstance(made, (tuple, list)) or len(made) not in (2, 3):
+        raise spec.error(path, f"the source {name!r} returned {type(made).__name__}; a source returns (x, y) or "
+                         "(x, y, class_names).")
+    from zoo.builders.errors import SpecError
+
+    try:
+        x, y, names = checked_arrays(made[:2], f"the source {name!r}")
+    except SpecError as error:
+        raise spec.error(path, str(error)) from None
+    if len(made) == 3 and made[2] is not None:
+        given = [str(n) for n in made[2]]
+        if names is not None or y.dtype.kind not in "iu" or y.ndim != 1 or (len(y) and int(y.max()) >= len(given)):
+            raise spec.error(path, f"the source {name!r} gave {len(given)} class names for labels that are not "
+                             f"integer classes below {len(given)}.")
+        names = given
+    return x, y, names, None
+
+
+@_builtin("sklearn")
+def _sklearn(spec: Spec, path: tuple, source: dict) -> tuple:
     from sklearn import datasets
 
     loader = getattr(datasets, f"load_{source['sklearn']}")
@@ -152,7 +269,20 @@ def _sklearn(spec: Spec, path: tuple, source: dict) -> tuple[np.ndarray, np.ndar
     x = np.asarray(bunch.data, dtype="float32")
     task_regression = source["sklearn"] == "diabetes"
     y = np.asarray(bunch.target, dtype="float32" if task_regression else "int32")
-    return x, y, list(getattr(bunch, "target_names", [])) or None
+    return x, y, list(getattr(bunch, "target_names", [])) or None, None
+
+
+_builtin("tfds", streamed=True)(None)
+
+
+@_builtin("csv", files=True)
+def _csv(spec: Spec, path: tuple, source: dict) -> tuple:
+    return (*_table(spec, path, source, "csv"), None)
+
+
+@_builtin("parquet", files=True)
+def _parquet(spec: Spec, path: tuple, source: dict) -> tuple:
+    return (*_table(spec, path, source, "parquet"), None)
 
 
 def _table(spec: Spec, path: tuple, source: dict, kind: str) -> tuple[np.ndarray, np.ndarray, list | None]:
@@ -317,32 +447,47 @@ def remember(data: Any, label: str | None = None, what: str = "data") -> dict:
         digest.update(repr(list(map(str, data.columns))).encode())
         entry: Any = data
     else:
-        if "tensorflow" in kind or hasattr(data, "as_numpy_iterator"):
-            data = _dataset_arrays(data, what)
-        if not isinstance(data, (tuple, list)) or len(data) != 2:
-            raise SpecError(f"{what}: expected (x, y) arrays, a pandas DataFrame with label=, or a tf.data.Dataset "
-                            f"of (x, y); got {kind}.")
-        x, y = data
-        x = {str(k): _numeric(v, f"{what} x[{k!r}]") for k, v in x.items()} if isinstance(x, dict) else _numeric(x, f"{what} x")
-        y, names = _labels(y, f"{what} y")
+        x, y, names = checked_arrays(data, what)
         for name, array in (x.items() if isinstance(x, dict) else [("", x)]):
-            where = f"{what} x" + (f"[{name!r}]" if name else "")
-            if array.ndim < 2:
-                raise SpecError(f"{where} has shape {array.shape}: give it a row axis and a feature axis "
-                                "(one feature: x.reshape(-1, 1)).")
-            if len(array) != len(y):
-                raise SpecError(f"{where} has {len(array)} rows but y has {len(y)}.")
-            if not np.isfinite(array).all():
-                bad = int(np.argwhere(~np.isfinite(array.reshape(len(array), -1)).all(axis=1))[0][0])
-                raise SpecError(f"{where} has NaN or infinite values (row {bad} is the first); fill or drop them first.")
             digest.update(name.encode() + repr(array.shape).encode() + np.ascontiguousarray(array).tobytes())
-        if len(y) == 0:
-            raise SpecError(f"{what} holds no rows.")
         digest.update(np.ascontiguousarray(y).tobytes() + repr(names).encode())
         entry = (x, y, names)
     key = digest.hexdigest()[:16]
     _MEMORY[key] = entry
     return {"memory": key, **({"label": label} if label is not None else {})}
+
+
+def checked_arrays(data: Any, what: str) -> tuple:
+    """`(x, y, class names or None)` from `(x, y)` arrays (x may be {input name: array}) or a tf.data.Dataset of
+    them: numbers only, a row axis and a feature axis, matching rows, no NaN or infinity; y as `_labels` reads it.
+
+    Raises:
+        SpecError: what is wrong, named after `what`.
+    """
+    from zoo.builders.errors import SpecError
+
+    kind = type(data).__module__.split(".")[0] + "." + type(data).__name__
+    if "tensorflow" in kind or hasattr(data, "as_numpy_iterator"):
+        data = _dataset_arrays(data, what)
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise SpecError(f"{what}: expected (x, y) arrays, a pandas DataFrame with label=, or a tf.data.Dataset "
+                        f"of (x, y); got {kind}.")
+    x, y = data
+    x = {str(k): _numeric(v, f"{what} x[{k!r}]") for k, v in x.items()} if isinstance(x, dict) else _numeric(x, f"{what} x")
+    y, names = _labels(y, f"{what} y")
+    for name, array in (x.items() if isinstance(x, dict) else [("", x)]):
+        where = f"{what} x" + (f"[{name!r}]" if name else "")
+        if array.ndim < 2:
+            raise SpecError(f"{where} has shape {array.shape}: give it a row axis and a feature axis "
+                            "(one feature: x.reshape(-1, 1)).")
+        if len(array) != len(y):
+            raise SpecError(f"{where} has {len(array)} rows but y has {len(y)}.")
+        if not np.isfinite(array).all():
+            bad = int(np.argwhere(~np.isfinite(array.reshape(len(array), -1)).all(axis=1))[0][0])
+            raise SpecError(f"{where} has NaN or infinite values (row {bad} is the first); fill or drop them first.")
+    if len(y) == 0:
+        raise SpecError(f"{what} holds no rows.")
+    return x, y, names
 
 
 def data_overrides(data: Any = None, validation_data: Any = None, test_data: Any = None,
@@ -447,11 +592,12 @@ def _memory(spec: Spec, path: tuple, source: dict) -> tuple:
         raise spec.error(path + ("memory",), "this data was given in Python (zoo.train(spec, data=...)) and exists only "
                          "in that process; pass it again (zoo.resume(run_dir, data=...)), or use a file source.")
     if isinstance(entry, tuple):
-        return entry
-    return _frame_arrays(spec, path, source, entry, "DataFrame", "the DataFrame")
+        return (*entry, None)
+    return (*_frame_arrays(spec, path, source, entry, "DataFrame", "the DataFrame"), None)
 
 
-def _npz(spec: Spec, path: tuple, source: dict) -> tuple[np.ndarray, np.ndarray, None]:
+@_builtin("npz", files=True)
+def _npz(spec: Spec, path: tuple, source: dict) -> tuple:
     file = find_file(spec, path + ("npz",), source["npz"])
     try:
         arrays = np.load(file, allow_pickle=False)
@@ -472,9 +618,10 @@ def _npz(spec: Spec, path: tuple, source: dict) -> tuple[np.ndarray, np.ndarray,
         key = x_key[name] if isinstance(x_key, dict) else x_key
         if array.ndim == 0 or len(array) != len(y):
             raise spec.error(path, f"{file}: {key} has {len(array) if array.ndim else 0} rows but {y_key} has {len(y)}.")
-    return x, (y.astype("int32") if y.dtype.kind in "iub" else y.astype("float32")), None
+    return x, (y.astype("int32") if y.dtype.kind in "iub" else y.astype("float32")), None, None
 
 
+@_builtin("mnist1d")
 def _mnist1d(spec: Spec, path: tuple, source: dict) -> tuple:
     from mnist1d.data import get_dataset_args, make_dataset
 
@@ -492,6 +639,7 @@ def _mnist1d(spec: Spec, path: tuple, source: dict) -> tuple:
     return (
         np.asarray(made["x"], "float32")[..., None],
         np.asarray(made["y"], "int32"),
+        None,
         (np.asarray(made["x_test"], "float32")[..., None], np.asarray(made["y_test"], "int32")),
     )
 
@@ -520,7 +668,7 @@ def anchored(spec: Spec) -> Spec:
         source = data.get(name)
         if not isinstance(source, dict):
             continue
-        for kind in ("csv", "parquet", "npz"):
+        for kind in (k for k, v in SOURCES.items() if v.files):
             if isinstance(source.get(kind), str):
                 try:
                     source[kind] = str(find_file(spec, ("data", name, kind), source[kind]).resolve())
@@ -537,21 +685,12 @@ def anchored(spec: Spec) -> Spec:
     return spec.replace(tree) if changed else spec
 
 
+_builtin("memory")(_memory)
+
+
 def _arrays(spec: Spec, path: tuple, source: dict) -> tuple:
     """(x, y, class_names, given_test) from an in-memory source."""
-    kind = _source_kind(spec, path, source)
-    if kind == "mnist1d":
-        x, y, test = _mnist1d(spec, path, source)
-        return x, y, None, test
-    if kind == "sklearn":
-        x, y, names = _sklearn(spec, path, source)
-    elif kind == "npz":
-        x, y, names = _npz(spec, path, source)
-    elif kind == "memory":
-        x, y, names = _memory(spec, path, source)
-    else:
-        x, y, names = _table(spec, path, source, kind)
-    return x, y, names, None
+    return _source_kind(spec, path, source).read(spec, path, source)
 
 
 # -- splits and pipelines ---------------------------------------------------------------
@@ -676,7 +815,7 @@ def _load_data(spec: Spec, batch_size: int | None) -> Data:
     source = section["source"]
     path = ("data", "source")
     kind = _source_kind(spec, path, source)
-    if kind == "tfds":
+    if kind.read is None:  # streamed from its own files (TFDS)
         if section.get("classes") is not None:
             raise spec.error(("data", "classes"), "data.classes filters in-memory sources; for TFDS, choose the classes when preparing the dataset.")
         if section.get("limit") is not None:
@@ -704,7 +843,7 @@ def _load_data(spec: Spec, batch_size: int | None) -> Data:
         explicit = section.get(name)
         if explicit is not None:
             if isinstance(explicit, str):
-                raise spec.error(("data", name), f"a split name such as {explicit!r} needs a TFDS source; for a {kind} source give a source mapping or use {name}_split.")
+                raise spec.error(("data", name), f"a split name such as {explicit!r} needs a TFDS source; for a {kind.name} source give a source mapping or use {name}_split.")
             ex, ey, _, _ = _arrays(spec, ("data", name), explicit)
             if classes is not None:
                 ex, ey = _keep_classes(spec, ex, ey, classes)

@@ -78,7 +78,7 @@ _SPLIT = {
     "anyOf": [{"type": "string", "minLength": 1}, {"$ref": "#/$defs/source"}],
 }
 
-_SOURCE = {
+SOURCE_SCHEMA = {  # the `source` definition; data.register_source adds a user's sources to its properties
     "description": (
         "a data source: {sklearn: NAME}, {tfds: NAME}, {csv: PATH, label: COLUMN}, "
         "{parquet: PATH, label: COLUMN}, {npz: PATH}, {mnist1d: {...}}, or {memory: KEY} for data given in Python"
@@ -135,7 +135,7 @@ SCHEMA: dict[str, Any] = {
             "pattern": r"^(?!\.\.?$)[^/\\\x00-\x1f:*?\"<>|]{1,100}$",
             "description": "a name for a folder: 1 to 100 characters, no / \\ : * ? \" < > |, not . or ..",
         },
-        "source": _SOURCE,
+        "source": SOURCE_SCHEMA,
         "split": _SPLIT,
         "layered_model": {
             "type": "object",
