@@ -30,7 +30,8 @@ from zoo.builders.data import Data, grows_batches, load_data
 from zoo.builders.errors import SpecError, closest
 from zoo.builders.model import build_model, reconstructs
 from zoo.builders.resolve import resolve
-from zoo.builders.spec import Spec, marker_name
+from zoo.builders.markers import extremes, marker_name
+from zoo.builders.spec import Spec
 from zoo.callbacks import (
     ActivationMonitor,
     AtomicBackupAndRestore,
@@ -329,24 +330,10 @@ def _marker_variants(spec: Spec) -> Iterator[tuple[str, Any]]:
     yield ("defaults" if spec.markers else "spec"), None
     for path, marker in spec.markers:
         name = marker_name(path, marker)
-        for value in _extremes(marker):
+        for value in extremes(marker):
             hp = keras_tuner.HyperParameters()
             hp.values[name] = value
             yield f"{name}={value!r}", hp
-
-
-def _extremes(marker: dict) -> list:
-    kind = marker["hp"]
-    if kind in ("Int", "Float"):
-        low, high = marker["min_value"], marker["max_value"]
-        if kind == "Int" and marker.get("step"):
-            high = low + (high - low) // marker["step"] * marker["step"]
-        return [low, high]
-    if kind == "Choice":
-        return list(marker["values"])
-    if kind == "Boolean":
-        return [False, True]
-    return []  # Fixed: its default is its value
 
 
 # -- checks against the data -------------------------------------------------------------------

@@ -8,7 +8,6 @@ the line the value came from.
 from __future__ import annotations
 
 import copy
-import inspect
 import math
 import re
 from dataclasses import dataclass, field
@@ -20,7 +19,8 @@ import yaml
 
 from zoo.builders.errors import Location, SpecError, closest, format_path
 from zoo.builders.loader import parse_yaml, read_spec_text
-from zoo.builders.schema import HP_TYPES, SCHEMA, SPEC_VERSION
+from zoo.builders.markers import check_markers, find_markers, resolve_markers
+from zoo.builders.schema import SCHEMA, SPEC_VERSION
 
 __all__ = ["Spec", "load_spec", "parse_override", "find_markers", "resolve_markers"]
 
@@ -130,7 +130,7 @@ def load_spec(path_or_text: str | Path | Mapping, overrides: Sequence[str] = ())
         apply_override(spec, text)
     spec = _upgrade(spec)
     _check_numbers(spec, spec.tree)
-    _check_markers(spec)
+    check_markers(spec)
     _validate_schema(spec)
     return spec
 
@@ -138,7 +138,7 @@ def load_spec(path_or_text: str | Path | Mapping, overrides: Sequence[str] = ())
 def check_tree(spec: Spec) -> Spec:
     """A spec whose tree was changed in code, checked as `load_spec` checks a file."""
     _check_numbers(spec, spec.tree)
-    _check_markers(spec)
+    check_markers(spec)
     _validate_schema(spec)
     return spec
 
@@ -261,128 +261,6 @@ def _mark_locations(locations: dict, path: tuple, value: Any, where: Location) -
     elif isinstance(value, list):
         for index, child in enumerate(value):
             _mark_locations(locations, path + (index,), child, where)
-
-
-# -- hyperparameter markers ----------------------------------------------------
-
-
-def is_marker(value: Any) -> bool:
-    return isinstance(value, dict) and "hp" in value
-
-
-def find_markers(tree: Any, path: tuple = ()) -> Iterator[tuple[tuple, dict]]:
-    """Every `{hp: ...}` marker in `tree` with its key path, in document order."""
-    if is_marker(tree):
-        yield path, tree
-    elif isinstance(tree, dict):
-        for key, value in tree.items():
-            yield from find_markers(value, path + (key,))
-    elif isinstance(tree, list):
-        for index, value in enumerate(tree):
-            yield from find_markers(value, path + (index,))
-
-
-def marker_name(path: tuple, marker: dict) -> str:
-    return marker.get("name") or format_path(path)
-
-
-def _marker_call(hp: Any, path: tuple, marker: dict) -> Any:
-    arguments = {k: v for k, v in marker.items() if k not in ("hp", "name")}
-    return getattr(hp, marker["hp"])(marker_name(path, marker), **arguments)
-
-
-def resolve_markers(tree: Any, hp: Any, path: tuple = (), suffix: str = "") -> Any:
-    """A copy of `tree` with each marker replaced by `hp.<Type>(name, **arguments)`.
-
-    The conditional rule: in a `{repeat: N, layers: [...]}` block whose N is itself a
-    marker, the markers of repetition i are separate hyperparameters named
-    `<name>[i]`, active (KerasTuner's `conditional_scope`) only when N > i; the block
-    becomes `{repeat: 1, layers: [...the N repetitions...]}`. So depth and the width of
-    each layer are searched together. With a fixed N, a marker is shared by all repetitions.
-    """
-    if is_marker(tree):
-        name = marker_name(path, tree) + suffix
-        return _marker_call(hp, path, {**tree, "name": name})
-    if isinstance(tree, dict) and is_marker(tree.get("repeat")):
-        count_marker = tree["repeat"]
-        count = resolve_markers(count_marker, hp, path + ("repeat",), suffix)
-        name = marker_name(path + ("repeat",), count_marker) + suffix
-        candidates = candidate_values(count_marker)
-        layers: list = []
-        for index in range(count):
-            with hp.conditional_scope(name, [v for v in candidates if v > index]):
-                layers.extend(resolve_markers(tree["layers"], hp, path + ("layers",), f"{suffix}[{index}]"))
-        rest = {key: resolve_markers(value, hp, path + (key,), suffix) for key, value in tree.items() if key not in ("repeat", "layers")}
-        return {"repeat": 1, "layers": layers, **rest}
-    if isinstance(tree, dict):
-        return {key: resolve_markers(value, hp, path + (key,), suffix) for key, value in tree.items()}
-    if isinstance(tree, list):
-        return [resolve_markers(value, hp, path + (index,), suffix) for index, value in enumerate(tree)]
-    return tree
-
-
-def candidate_values(marker: dict) -> list:
-    """Every value a repeat-count marker can take."""
-    if marker["hp"] == "Int":
-        return list(range(marker["min_value"], marker["max_value"] + 1, marker.get("step") or 1))
-    if marker["hp"] == "Choice":
-        return list(marker["values"])
-    if marker["hp"] == "Fixed":
-        return [marker["value"]]
-    raise ValueError(f"a repeat count must be an Int, Choice or Fixed hyperparameter, not {marker['hp']}.")
-
-
-def _check_markers(spec: Spec) -> None:
-    import keras_tuner
-
-    hp = keras_tuner.HyperParameters()
-    seen: dict[str, dict] = {}
-    for path, marker in find_markers(spec.tree):
-        kind = marker["hp"]
-        if kind not in HP_TYPES:
-            raise spec.error(
-                path + ("hp",),
-                f"unknown hyperparameter type {kind!r}; expected one of {', '.join(HP_TYPES)}.",
-                closest(str(kind), HP_TYPES),
-            )
-        name = marker_name(path, marker)
-        if not isinstance(name, str) or not name:
-            raise spec.error(path + ("name",), f"a hyperparameter name must be a non-empty string, got {name!r}.")
-        method = getattr(keras_tuner.HyperParameters, kind)
-        allowed = [p for p in inspect.signature(method).parameters if p not in ("self", "name", "parent_name", "parent_values")]
-        for key in marker:
-            if key not in ("hp", "name") and key not in allowed:
-                raise spec.error(
-                    path + (key,),
-                    f"hp {kind} takes no argument {key!r}; its arguments are {', '.join(allowed)}.",
-                    closest(key, allowed),
-                )
-        required = [
-            p.name
-            for p in inspect.signature(method).parameters.values()
-            if p.default is inspect.Parameter.empty and p.name not in ("self", "name")
-        ]
-        for key in required:
-            if key not in marker:
-                raise spec.error(path, f"hp {kind} needs {key!r} (its arguments are {', '.join(allowed)}).")
-        if kind == "Choice" and (not isinstance(marker["values"], list) or not marker["values"]):
-            raise spec.error(path + ("values",), f"hp Choice needs a non-empty list of values, got {marker['values']!r}.")
-        if name in seen and {k: v for k, v in seen[name].items() if k != "name"} != {k: v for k, v in marker.items() if k != "name"}:
-            raise spec.error(path, f"the hyperparameter {name!r} is defined twice with different arguments.")
-        seen[name] = marker
-        if path and path[-1] == "repeat":
-            if kind not in ("Int", "Choice", "Fixed"):
-                raise spec.error(path + ("hp",), f"a repeat count must be an Int, Choice or Fixed hyperparameter, not {kind}.")
-            try:
-                counts = candidate_values(marker)
-            except (KeyError, TypeError):
-                counts = []
-            if any(not isinstance(c, int) or isinstance(c, bool) or c < 1 for c in counts):
-                raise spec.error(path, f"every value of a repeat count must be an integer >= 1; this one allows {counts}.")
-        try:
-            _marker_call(hp, path, marker)
-        except (ValueError, TypeError) as error:
-            raise spec.error(path, f"invalid hp {kind}: {error}") from None
 
 
 # -- schema validation -------------------------------------------------------------

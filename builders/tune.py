@@ -213,7 +213,7 @@ def _grid_size(space: keras_tuner.HyperParameters) -> int | None:
 def full_space(spec: Spec) -> keras_tuner.HyperParameters:
     """Every hyperparameter the spec can use: each searched repeat count at its largest value,
     so the per-repetition hyperparameters it conditions all appear."""
-    from zoo.builders.spec import candidate_values, marker_name
+    from zoo.builders.markers import candidate_values, marker_name
 
     hp = keras_tuner.HyperParameters()
     for path, marker in spec.markers:
