@@ -20,8 +20,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from zoo.callbacks.gradients import loss_function
 from zoo.callbacks.base import ConfigurableCallback
+from zoo.callbacks.gradients import loss_function
 from zoo import _checks
 
 __all__ = [

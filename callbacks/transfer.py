@@ -16,8 +16,8 @@ from typing import Any, Sequence
 
 import keras
 
-from zoo.callbacks.chain import chain_of, set_trainable
 from zoo.callbacks.base import ConfigurableCallback
+from zoo.callbacks.chain import chain_of, set_trainable
 from zoo import _checks
 
 __all__ = ["reused_blocks", "transfer_model", "UnfreezeSchedule", "make_trainable_later"]

@@ -78,7 +78,7 @@ QUIET = ["output.tensorboard=false", "output.plots=false"]
 
 def _over_seeds(spec, overrides: list[str], seeds, directory: Path, label: str) -> tuple[list[float], list[float]]:
     """Test accuracy and wall time of one training per seed."""
-    from zoo.builders.train import train
+    from zoo.builders.run.train import train
 
     accuracies, seconds = [], []
     for seed in seeds:
@@ -96,7 +96,7 @@ def _stats(values: list[float]) -> str:
 
 
 def mnist1d(budget: float, seeds=HELD_OUT_SEEDS, models=None, tiny: bool = False) -> list[dict]:
-    from zoo.builders.tune import tune
+    from zoo.builders.search.tune import tune
 
     rows = []
     small = ["train.epochs=1", "data.source.mnist1d.num_samples=1000"] if tiny else []
@@ -132,13 +132,13 @@ def mnist1d(budget: float, seeds=HELD_OUT_SEEDS, models=None, tiny: bool = False
 
 
 def _spec_optimizer(spec: Path) -> dict:
-    from zoo.builders.spec import load_spec
+    from zoo.builders.spec.document import load_spec
 
     return load_spec(spec).get("train", "optimizer")
 
 
 def _spec_epochs(spec: Path) -> int:
-    from zoo.builders.spec import load_spec
+    from zoo.builders.spec.document import load_spec
 
     return load_spec(spec).get("train", "epochs")
 

@@ -99,9 +99,9 @@ def patch_autokeras() -> None:
 
 
 def run_zoo(seed: int, budget: float, directory: Path) -> dict:
-    from zoo.builders.spec import load_spec
-    from zoo.builders.train import train
-    from zoo.builders.tune import tune
+    from zoo.builders.run.train import train
+    from zoo.builders.search.tune import tune
+    from zoo.builders.spec.document import load_spec
 
     spec = ROOT / "specs" / "mnist1d_tune.yaml"
     started = time.perf_counter()

@@ -24,9 +24,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras
 import numpy as np
 
-from zoo.builders.data import load_data
-from zoo.builders.model import build_model
-from zoo.builders.spec import load_spec
+from zoo.builders.data.load import load_data
+from zoo.builders.run.model import build_model
+from zoo.builders.spec.document import load_spec
 
 SPEC = """version: 1
 seed: 0

@@ -24,11 +24,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras
 import keras_tuner
 
-from zoo.builders._keras_tuner import hyperband_rounds
-from zoo.builders.data import load_data
-from zoo.builders.spec import load_spec
-from zoo.builders.hypermodel import build_hypermodel
-from zoo.builders.tune import make_tuner, tune
+from zoo.builders.data.load import load_data
+from zoo.builders.search._keras_tuner import hyperband_rounds
+from zoo.builders.search.hypermodel import build_hypermodel
+from zoo.builders.search.tune import make_tuner, tune
+from zoo.builders.spec.document import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -97,8 +97,8 @@ def throughput(directory: Path, rows: int, batch: int, steps: int, repeats: int)
     import keras
     import numpy as np
 
-    from zoo.builders.plan import build_plan
-    from zoo.builders.spec import load_spec
+    from zoo.builders.run.plan import build_plan
+    from zoo.builders.spec.document import load_spec
 
     sys.path.insert(0, str(ROOT / "scripts"))
     from benchmark_training import hand_written  # the same hand-written MLP as the CPU benchmark
@@ -133,7 +133,7 @@ def search(directory: Path, workers: int, tiny: bool, accelerated: bool) -> dict
     overrides = [f"tune.directory={folder}", "tune.project_name=mnist1d"]
     if tiny:
         overrides += ["data.source.mnist1d.num_samples=300", "tune.tuner=RandomSearch", "tune.max_trials=2", "train.epochs=1"]
-    command = [sys.executable, "-m", "zoo.builders.cli", "tune", str(ROOT / "specs" / "mnist1d_tune.yaml"), *overrides,
+    command = [sys.executable, "-m", "zoo.builders.cli.main", "tune", str(ROOT / "specs" / "mnist1d_tune.yaml"), *overrides,
                "--workers", str(workers)]
     started = time.perf_counter()
     # keras-zoo as installed (pip install -e ., or a wheel on PYTHONPATH): the repository's root on the path would
@@ -153,7 +153,7 @@ def search(directory: Path, workers: int, tiny: bool, accelerated: bool) -> dict
 
 
 def cnn(directory: Path, tiny: bool) -> dict:
-    from zoo.builders.train import train
+    from zoo.builders.run.train import train
 
     overrides = ["output.tensorboard=false", "output.plots=false"] + (["train.epochs=1", "data.source.mnist1d.num_samples=300"] if tiny else [])
     started = time.perf_counter()

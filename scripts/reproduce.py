@@ -638,7 +638,7 @@ def _saturated_fraction(model, x) -> float | None:
 def _at_initialization(spec, experiment: Experiment, outcome: Outcome) -> list[np.ndarray]:
     """The probes the experiment asks for, on the model `zoo train` builds from `spec` (the seed fixes its initial
     weights); returns those weights for the weight-change probe."""
-    from zoo.builders.plan import build_plan
+    from zoo.builders.run.plan import build_plan
     from zoo.callbacks import layer_gradient_norms, probe_batch
 
     plan = build_plan(spec)
@@ -656,7 +656,7 @@ def _at_initialization(spec, experiment: Experiment, outcome: Outcome) -> list[n
 
 def _inference_accuracy(spec, model) -> float:
     """Accuracy on the training rows with dropout and noise off: what Keras's training-mode log is not."""
-    from zoo.builders.data import load_data
+    from zoo.builders.data.load import load_data
 
     x, y = load_data(spec).arrays["train"]
     return float(model.evaluate(x, y, verbose=0, return_dict=True)["accuracy"])
@@ -694,14 +694,14 @@ def _tiny(spec) -> list[str]:
 
 def _load(path: Path, overrides: list[str], tiny: bool):
     """The spec at `path` with `overrides`, and at smoke-test size with `tiny`."""
-    from zoo.builders.spec import load_spec
+    from zoo.builders.spec.document import load_spec
 
     spec = load_spec(path, overrides)
     return load_spec(path, [*overrides, *_tiny(spec)]) if tiny else spec
 
 
 def run_experiment(experiment: Experiment, seeds: int, tiny: bool, workdir: Path) -> dict[str, Outcome]:
-    from zoo.builders.train import train
+    from zoo.builders.run.train import train
 
     outcomes = {}
     sources = {}

@@ -48,7 +48,7 @@ def call_zoo(capsys, *arguments: str):
     A traceback is an exception here, so the test fails on it."""
     import subprocess
 
-    from zoo.builders.cli import main
+    from zoo.builders.cli.main import main
 
     code = main(list(arguments))
     captured = capsys.readouterr()
@@ -60,7 +60,7 @@ def run_zoo(*arguments: str, cwd: Path | None = None, timeout: float = 300):
     import subprocess
 
     return subprocess.run(
-        [sys.executable, "-m", "zoo.builders.cli", *arguments],
+        [sys.executable, "-m", "zoo.builders.cli.main", *arguments],
         capture_output=True,
         text=True,
         cwd=cwd or ROOT,

@@ -1,6 +1,6 @@
 """The one place that reads or writes Keras's private attributes.
 
-Each is a dependency on the Keras version, as `zoo/builders/_keras_tuner.py` is for KerasTuner's:
+Each is a dependency on the Keras version, as `zoo/builders/search/_keras_tuner.py` is for KerasTuner's:
 kept here, listed in INTERNALS, and checked by tests/zoo/test_keras_internals.py, which fails when
 a Keras release moves one. Tested with Keras 3.3 to 3.15.
 

@@ -17,9 +17,9 @@ import pytest
 from tests.builders.test_tune import _free_port, _trials
 from tests.conftest import DIGITS_SPEC, ROOT
 from zoo.batches import ArrayBatches, first_batch, map_batches, num_batches, repeat_each
-from zoo.builders.errors import SpecError
-from zoo.builders.plan import build_plan
-from zoo.builders.spec import load_spec
+from zoo.builders.run.plan import build_plan
+from zoo.builders.spec.document import load_spec
+from zoo.builders.spec.errors import SpecError
 
 # Makes TensorFlow (and what needs it) unimportable, as on a JAX-only machine, before anything is imported.
 NO_TENSORFLOW = """
@@ -131,8 +131,8 @@ def test_the_feed_helpers_serve_a_py_dataset_and_a_tf_data_pipeline_alike():
 WITHOUT_TENSORFLOW = NO_TENSORFLOW + """
 import json, numpy as np, keras
 from zoo import train, tune, evaluate, predict, load_spec, SpecError
-from zoo.builders.doctor import doctor, lr_find
-from zoo.builders.history import read_history
+from zoo.builders.run.history import read_history
+from zoo.builders.tools.doctor import doctor, lr_find
 assert keras.backend.backend() == "jax"
 text = open("spec.yaml").read()
 out = {}
@@ -212,9 +212,9 @@ def test_steps_per_execution_reaches_keras_and_trains_the_same_batches():
 
 DATA_PARALLEL = """
 import json, keras, numpy as np
-from zoo.builders.plan import build_plan
-from zoo.builders.spec import load_spec
-from zoo.builders.errors import SpecError
+from zoo.builders.run.plan import build_plan
+from zoo.builders.spec.document import load_spec
+from zoo.builders.spec.errors import SpecError
 text = open("spec.yaml").read()
 out = {"devices": keras.distribution.list_devices()}
 for name, extra in (("one_device", ""), ("data_parallel", "runtime: {distribution: {DataParallel: {}}}\\n")):
@@ -266,7 +266,7 @@ def test_data_parallel_over_two_processes_on_loopback_trains_like_one_process_wi
     base = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
     address = f"127.0.0.1:{_free_port()}"
     processes = [subprocess.Popen(
-        [sys.executable, "-m", "zoo.builders.cli", "train", str(spec), "--run-dir", str(tmp_path / f"process{i}"), "--quiet"],
+        [sys.executable, "-m", "zoo.builders.cli.main", "train", str(spec), "--run-dir", str(tmp_path / f"process{i}"), "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
         env={**base, "KERAS_DISTRIBUTION_JOB_ADDRESSES": address, "KERAS_DISTRIBUTION_NUM_PROCESSES": "2",
              "KERAS_DISTRIBUTION_PROCESS_ID": str(i)}) for i in range(2)]
@@ -277,11 +277,11 @@ def test_data_parallel_over_two_processes_on_loopback_trains_like_one_process_wi
             if p.poll() is None:
                 p.kill()
     assert all(p.returncode == 0 for p in processes), outputs[0][-3000:] + outputs[1][-3000:]
-    single = subprocess.run([sys.executable, "-m", "zoo.builders.cli", "train", str(spec), "--run-dir",
+    single = subprocess.run([sys.executable, "-m", "zoo.builders.cli.main", "train", str(spec), "--run-dir",
                              str(tmp_path / "single"), "--quiet"], capture_output=True, text=True, cwd=tmp_path, timeout=300,
                             env={**base, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
     assert single.returncode == 0, single.stderr[-3000:]
-    from zoo.builders.history import read_history
+    from zoo.builders.run.history import read_history
 
     expected = read_history(tmp_path / "single" / "history.csv")
     for i in range(2):
@@ -302,7 +302,7 @@ output: {tensorboard: false}
 
 
 def _zoo_tune(tmp_path: Path, *arguments: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "zoo.builders.cli", "tune", "spec.yaml", *arguments],
+    return subprocess.Popen([sys.executable, "-m", "zoo.builders.cli.main", "tune", "spec.yaml", *arguments],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path, start_new_session=True,
                             env={**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)})
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from zoo.builders.errors import SpecError
-from zoo.builders.spec import load_spec
+from zoo.builders.spec.document import load_spec
+from zoo.builders.spec.errors import SpecError
 from tests.conftest import DIGITS_SPEC
 
 

@@ -13,7 +13,7 @@ def test_help_is_quick_and_imports_no_tensorflow():
     import subprocess
     import sys
 
-    script = "import sys; from zoo.builders.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass\nprint('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    script = "import sys; from zoo.builders.cli.main import main\ntry: main(['--help'])\nexcept SystemExit: pass\nprint('tensorflow' in sys.modules, 'keras' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
     assert "train" in done.stdout and done.stdout.strip().endswith("False False")
 

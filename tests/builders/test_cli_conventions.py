@@ -12,9 +12,9 @@ from tests.conftest import DIGITS_SPEC, ROOT, call_zoo, run_zoo
 
 
 def test_version_and_exit_codes_in_help(capsys):
-    done = subprocess.run([sys.executable, "-m", "zoo.builders.cli", "--version"], capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run([sys.executable, "-m", "zoo.builders.cli.main", "--version"], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0 and done.stdout.strip() == f"zoo (keras-zoo) {version('keras-zoo')}"
-    helped = subprocess.run([sys.executable, "-m", "zoo.builders.cli", "train", "--help"], capture_output=True, text=True, cwd=ROOT)
+    helped = subprocess.run([sys.executable, "-m", "zoo.builders.cli.main", "train", "--help"], capture_output=True, text=True, cwd=ROOT)
     for line in ("0    done", "1    a run error", "2    a spec error", "130  interrupted"):
         assert line in helped.stdout
 
@@ -51,7 +51,7 @@ def test_piped_training_prints_one_line_per_epoch_and_no_native_noise(tmp_path):
 def test_the_native_log_filter_drops_only_tensorflows_lines():
     script = """\
 import os, sys
-from zoo.builders.cli import _filter_native_logs
+from zoo.builders.cli.main import _filter_native_logs
 _filter_native_logs()
 os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n")
 os.write(2, b"I0000 00:00:1795799208.822528    7195 cudart_stub.cc:31] Could not find cuda drivers on your machine.\\n")
@@ -68,7 +68,7 @@ def test_catalogue_schema_and_a_spec_without_data_import_no_tensorflow(tmp_path)
     spec.write_text("version: 1\nname: nodata\nmodel:\n  input_shape: [4]\n  layers: [Dense: {units: 3, activation: softmax}]\n"
                     "train: {loss: sparse_categorical_crossentropy}\n")
     for command in (["list"], ["schema"], ["show", "Maxout"], ["show", str(spec)], ["validate", str(spec)]):
-        script = ("import contextlib, io, sys\nfrom zoo.builders.cli import main\n"
+        script = ("import contextlib, io, sys\nfrom zoo.builders.cli.main import main\n"
                   f"with contextlib.redirect_stdout(io.StringIO()): code = main({command!r})\n"
                   "print(code, 'tensorflow' in sys.modules)")
         done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
@@ -76,7 +76,7 @@ def test_catalogue_schema_and_a_spec_without_data_import_no_tensorflow(tmp_path)
 
 
 def test_a_bare_verbose_flag_leaves_the_next_override_alone():
-    from zoo.builders.cli import _parse
+    from zoo.builders.cli.main import _parse
 
     assert _parse(["train", "s.yaml", "-v", "train.epochs=5"]).overrides == ["train.epochs=5"]
     assert _parse(["tune", "s.yaml", "--verbose", "2"]).verbose == 2

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from zoo.builders.ensemble import ensemble
-from zoo.builders.errors import RunError, SpecError
-from zoo.builders.spec import load_spec
-from zoo.builders.train import train
+from zoo.builders.run.train import train
+from zoo.builders.spec.document import load_spec
+from zoo.builders.spec.errors import RunError, SpecError
+from zoo.builders.tools.ensemble import ensemble
 from tests.conftest import DIGITS_SPEC, call_zoo
 
 
@@ -80,7 +80,7 @@ def test_an_ensemble_refuses_members_that_held_out_other_rows(tmp_path):
 
 def test_split_seed_keeps_the_split_when_the_seed_changes():
     def validation_rows(seed, split_seed=None):
-        from zoo.builders.data import load_data
+        from zoo.builders.data.load import load_data
 
         overrides = [f"seed={seed}"] + ([f"data.split_seed={split_seed}"] if split_seed is not None else [])
         return load_data(load_spec(DIGITS_SPEC, overrides)).arrays["validation"][1]

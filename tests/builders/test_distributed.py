@@ -7,9 +7,9 @@ import keras
 import numpy as np
 import pytest
 
-from zoo.builders.errors import SpecError
-from zoo.builders.spec import load_spec
-from zoo.builders.train import train
+from zoo.builders.run.train import train
+from zoo.builders.spec.document import load_spec
+from zoo.builders.spec.errors import SpecError
 from tests.conftest import DIGITS_SPEC
 
 
@@ -33,8 +33,8 @@ def test_multi_worker_is_refused_before_training_with_the_reason(tmp_path):
 
 
 def test_a_search_builds_every_trial_in_the_mirrored_strategy(tmp_path):
-    from zoo.builders.hypermodel import build_hypermodel
-    from zoo.builders.tune import make_tuner, tune
+    from zoo.builders.search.hypermodel import build_hypermodel
+    from zoo.builders.search.tune import make_tuner, tune
 
     text = (DIGITS_SPEC.replace("units: 32", "units: {hp: Choice, values: [16, 32]}")
             + f"runtime: {{strategy: mirrored}}\ntune: {{tuner: GridSearch, max_trials: 2, directory: {tmp_path}}}\n")

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 import zoo
-from zoo.builders.errors import RunError, SpecError
-from zoo.builders.spec import load_spec
-from zoo.builders.train import resume, train
+from zoo.builders.run.train import resume, train
+from zoo.builders.spec.document import load_spec
+from zoo.builders.spec.errors import RunError, SpecError
 from tests.conftest import DIGITS_SPEC, call_zoo
 
 # A digits model with a zoo layer in it, a test split, three epochs: the run every test here starts from.
@@ -30,7 +30,7 @@ def finished_run(tmp_path_factory):
 
 
 def _rows(run_dir):
-    from zoo.builders.data import load_data
+    from zoo.builders.data.load import load_data
 
     data = load_data(load_spec(run_dir / "spec.yaml").resolved())
     return data.arrays["test"][0][:32].astype("float32")
@@ -103,7 +103,7 @@ def test_the_run_records_itself(finished_run):
 def test_per_class_report_matches_the_models_predictions(finished_run):
     from sklearn.metrics import precision_recall_fscore_support
 
-    from zoo.builders.data import load_data
+    from zoo.builders.data.load import load_data
 
     run_dir, result = finished_run
     data = load_data(load_spec(run_dir / "spec.yaml").resolved())
@@ -248,8 +248,8 @@ def test_data_in_memory_gets_the_checks_file_sources_get(tmp_path):
 def test_a_run_of_data_in_memory_resumes_with_the_same_data_only(tmp_path, capsys, monkeypatch):
     import keras
 
-    from zoo.builders import plan as plan_module
-    from zoo.builders.data import _MEMORY
+    from zoo.builders.data.load import _MEMORY
+    from zoo.builders.run import plan as plan_module
 
     class CtrlC(keras.callbacks.Callback):  # the run is stopped after its second epoch, as Ctrl-C would stop it
         def on_epoch_end(self, epoch, logs=None):

@@ -1,4 +1,4 @@
-"""Hyperparameter markers have one home (builders/markers.py): their values, the extremes `zoo validate` builds
+"""Hyperparameter markers have one home (builders/spec/markers.py): their values, the extremes `zoo validate` builds
 the plan at, and their KerasTuner hyperparameters."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import keras_tuner
 import pytest
 
-from zoo.builders import markers
+from zoo.builders.spec.document import markers
 
 
 @pytest.mark.parametrize("marker, values, extremes", [

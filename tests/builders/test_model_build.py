@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import keras
 
-from zoo.builders.data import load_data
-from zoo.builders.errors import SpecError
-from zoo.builders.model import build_model
-from zoo.builders.spec import load_spec
+from zoo.builders.data.load import load_data
+from zoo.builders.run.model import build_model
+from zoo.builders.spec.document import load_spec
+from zoo.builders.spec.errors import SpecError
 
 
 def _spec(layers: str, defaults: str = "{}", extra: str = "") -> str:

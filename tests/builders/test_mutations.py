@@ -17,9 +17,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from zoo.builders.errors import SpecError
-from zoo.builders.plan import build_plan, validate
-from zoo.builders.spec import load_spec
+from zoo.builders.run.plan import build_plan, validate
+from zoo.builders.spec.document import load_spec
+from zoo.builders.spec.errors import SpecError
 
 _FOLDER = Path(tempfile.mkdtemp(prefix="zoo-mutations-"))
 _rng = np.random.default_rng(0)

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 
 from tests.conftest import DIGITS_SPEC, ROOT, call_zoo, run_zoo
-from zoo.builders import train as train_module
-from zoo.builders.errors import RunError
-from zoo.builders.rundir import MANIFEST, OwnedDirectory
-from zoo.builders.spec import load_spec
-from zoo.builders.history import read_history
-from zoo.builders.inference import evaluate, predict
-from zoo.builders.train import resume, train
+from zoo.builders.run import train as train_module
+from zoo.builders.run.history import read_history
+from zoo.builders.run.rundir import MANIFEST, OwnedDirectory
+from zoo.builders.run.train import resume, train
+from zoo.builders.spec.document import load_spec
+from zoo.builders.spec.errors import RunError
+from zoo.builders.tools.inference import evaluate, predict
 from zoo.callbacks import AtomicBackupAndRestore
 
 ONE_EPOCH = ["train.epochs=1", "output.tensorboard=false", "output.plots=false"]
@@ -80,7 +80,7 @@ def test_a_second_process_on_the_same_run_dir_is_refused_with_the_holders_pid(tm
     spec_file.write_text(DIGITS_SPEC.replace("epochs: 2", "epochs: 200").replace("batch_size: 64", "batch_size: 4"))
     run_dir = tmp_path / "run"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
-    first = subprocess.Popen([sys.executable, "-m", "zoo.builders.cli", "train", str(spec_file), "--run-dir", str(run_dir),
+    first = subprocess.Popen([sys.executable, "-m", "zoo.builders.cli.main", "train", str(spec_file), "--run-dir", str(run_dir),
                               "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 240
@@ -241,7 +241,7 @@ def test_kills_at_many_moments_never_restart_a_run_from_epoch_one(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
     for trial, delay in enumerate(np.linspace(7.0, 14.0, 8)):
         run_dir = tmp_path / f"run{trial}"
-        process = subprocess.Popen([sys.executable, "-m", "zoo.builders.cli", "train", str(spec_file), "--run-dir", str(run_dir),
+        process = subprocess.Popen([sys.executable, "-m", "zoo.builders.cli.main", "train", str(spec_file), "--run-dir", str(run_dir),
                                     "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path)
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)

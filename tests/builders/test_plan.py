@@ -11,10 +11,10 @@ import keras_tuner
 import pytest
 
 from tests.conftest import DIGITS_SPEC, ROOT, call_zoo
-from zoo.builders.errors import SpecError
-from zoo.builders.plan import build_plan, validate
-from zoo.builders.spec import load_spec
-from zoo.builders.hypermodel import build_hypermodel
+from zoo.builders.run.plan import build_plan, validate
+from zoo.builders.search.hypermodel import build_hypermodel
+from zoo.builders.spec.document import load_spec
+from zoo.builders.spec.errors import SpecError
 
 SPECS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "specs").rglob("*.yaml"))
 
@@ -23,7 +23,7 @@ SPECS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "specs").rglob("*.yaml"
 def test_every_shipped_spec_passes_zoo_validate(file, tmp_path, monkeypatch, capsys):
     """Through the CLI's own entry point (in this process: a subprocess per spec would cost a TensorFlow import each;
     test_cli runs `zoo validate` as a real subprocess)."""
-    from zoo.builders.cli import main
+    from zoo.builders.cli.main import main
 
     monkeypatch.chdir(tmp_path)  # from any folder: a spec's files are found beside it
     status = main(["validate", str(ROOT / file)])
@@ -167,8 +167,8 @@ def test_one_import_root(tmp_path):
 
 
 def test_keras_tuner_internals_we_rely_on_exist():
-    """builders/_keras_tuner.py is the one place that touches KerasTuner's internals: if one moves, this fails."""
-    from zoo.builders import _keras_tuner
+    """builders/search/_keras_tuner.py is the one place that touches KerasTuner's internals: if one moves, this fails."""
+    from zoo.builders.search import _keras_tuner
 
     assert keras_tuner.__version__.startswith("1.4."), keras_tuner.__version__
     for cls, attribute in _keras_tuner.INTERNALS:

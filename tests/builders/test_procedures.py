@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import yaml
 
-from zoo.builders.errors import SpecError
-from zoo.builders.spec import load_spec
-from zoo.builders.history import read_history
-from zoo.builders.train import train
+from zoo.builders.run.history import read_history
+from zoo.builders.run.train import train
+from zoo.builders.spec.document import load_spec
+from zoo.builders.spec.errors import SpecError
 from tests.conftest import DIGITS_SPEC, ROOT, call_zoo, run_zoo
 
 PRETRAIN_SPEC = ROOT / "specs" / "deep_sigmoid_pretrain.yaml"
@@ -47,8 +47,8 @@ def test_resumed_run_keeps_its_pretrained_weights_instead_of_pretraining_again(t
     text = DIGITS_SPEC.replace("  epochs: 2", "  epochs: 2\npretrain: {epochs_per_layer: 1}")
     spec = load_spec(text)
     run_dir = tmp_path / "run"
-    from zoo.builders.rundir import OwnedDirectory
-    from zoo.builders.train import resume
+    from zoo.builders.run.rundir import OwnedDirectory
+    from zoo.builders.run.train import resume
 
     OwnedDirectory.claim(run_dir, "run", spec.resolved().to_yaml()).release()  # a run that stopped after pretraining
     (run_dir / "spec.yaml").write_text(spec.resolved().to_yaml())
@@ -151,7 +151,7 @@ def test_callbacks_named_in_a_spec_get_a_probe_and_write_their_records(tmp_path)
     assert all(row[f"grad_norm/{name}"] > 0 for row in rows for name in layers)
     assert list((tmp_path / "run" / "logs" / "gradients").glob("events.out.tfevents.*"))
     # written back: the spec's own component, from the callback's config
-    from zoo.builders.resolve import resolve
+    from zoo.builders.spec.resolve import resolve
 
     spec = load_spec(text)
     monitor = resolve(spec.get("train", "callbacks", 0), "callback", spec, ("train", "callbacks", 0))

@@ -9,9 +9,9 @@ import textwrap
 import pytest
 import yaml
 
-from zoo.builders.spec import load_spec
-from zoo.builders.train import train
-from zoo.builders.tune import tune
+from zoo.builders.run.train import train
+from zoo.builders.search.tune import tune
+from zoo.builders.spec.document import load_spec
 from tests.conftest import ROOT
 
 BLOCK = re.compile(r"^( *)```yaml\n(.*?)^\1```", re.S | re.M)

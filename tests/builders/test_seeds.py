@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT
-from zoo.builders.data import global_random_state_kept, load_data
-from zoo.builders.plan import build_plan
-from zoo.builders.spec import load_spec
+from zoo.builders.data.load import global_random_state_kept, load_data
+from zoo.builders.run.plan import build_plan
+from zoo.builders.spec.document import load_spec
 
 SPECS = sorted([*ROOT.glob("specs/*.yaml"), *ROOT.glob("specs/experiments/*.yaml")])
 

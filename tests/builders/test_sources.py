@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.builders.data import SOURCES, load_data, register_source
-from zoo.builders.errors import SpecError
-from zoo.builders.schema import SCHEMA
-from zoo.builders.spec import load_spec
+from zoo.builders.data.load import SOURCES, load_data, register_source
+from zoo.builders.spec.document import load_spec
+from zoo.builders.spec.errors import SpecError
+from zoo.builders.spec.schema import SCHEMA
 
 SPEC = """\
 version: 1

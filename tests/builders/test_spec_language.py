@@ -16,11 +16,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from zoo.builders.errors import SpecError
-from zoo.builders.model import build_model
-from zoo.builders.pitfalls import pitfalls
-from zoo.builders.schema import editor_schema
-from zoo.builders.spec import load_spec
+from zoo.builders.run.model import build_model
+from zoo.builders.run.pitfalls import pitfalls
+from zoo.builders.spec.document import load_spec
+from zoo.builders.spec.errors import SpecError
+from zoo.builders.spec.schema import editor_schema
 from tests.builders.test_mutations import _mutate, _paths
 from tests.conftest import DIGITS_SPEC, ROOT
 

@@ -12,11 +12,11 @@ import time
 import numpy as np
 import pytest
 
-from zoo.builders.errors import RunError, SpecError
-from zoo.builders.spec import load_spec
-from zoo.builders.history import read_history
-from zoo.builders.inference import evaluate, predict
-from zoo.builders.train import resume, train
+from zoo.builders.run.history import read_history
+from zoo.builders.run.train import resume, train
+from zoo.builders.spec.document import load_spec
+from zoo.builders.spec.errors import RunError, SpecError
+from zoo.builders.tools.inference import evaluate, predict
 from tests.conftest import DIGITS_SPEC, ROOT, run_zoo
 
 
@@ -94,7 +94,7 @@ def test_killed_run_resumes_from_its_last_finished_epoch(tmp_path):
     spec_file.write_text(DIGITS_SPEC.replace("epochs: 2", f"epochs: {epochs}").replace("batch_size: 64", "batch_size: 4"))
     run_dir = tmp_path / "run"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "zoo.builders.cli", "train", str(spec_file), "--run-dir", str(run_dir), "--quiet"],
+    process = subprocess.Popen([sys.executable, "-m", "zoo.builders.cli.main", "train", str(spec_file), "--run-dir", str(run_dir), "--quiet"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and len(read_history(run_dir / "history.csv")) < 3:
@@ -134,7 +134,7 @@ def test_ctrl_c_leaves_a_run_that_resumes_with_its_callback_counters(tmp_path):
     spec_file.write_text(text)
     run_dir = tmp_path / "run"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "zoo.builders.cli", "train", str(spec_file), "--run-dir", str(run_dir), "--quiet"],
+    process = subprocess.Popen([sys.executable, "-m", "zoo.builders.cli.main", "train", str(spec_file), "--run-dir", str(run_dir), "--quiet"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=tmp_path, text=True,
                                # as from a terminal: a test runner started in the background ignores SIGINT, and a
                                # child inherits that, so Python would install no KeyboardInterrupt handler

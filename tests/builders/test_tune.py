@@ -19,12 +19,12 @@ import pytest
 import yaml
 
 from zoo.batches import first_batch
-from zoo.builders.errors import RunError, SpecError
-from zoo.builders.plan import build_plan
-from zoo.builders.spec import load_spec
-from zoo.builders.train import train
-from zoo.builders.hypermodel import build_hypermodel
-from zoo.builders.tune import make_tuner, tune
+from zoo.builders.run.plan import build_plan
+from zoo.builders.run.train import train
+from zoo.builders.search.hypermodel import build_hypermodel
+from zoo.builders.search.tune import make_tuner, tune
+from zoo.builders.spec.document import load_spec
+from zoo.builders.spec.errors import RunError, SpecError
 from tests.conftest import ROOT
 
 TINY = """\
@@ -213,7 +213,7 @@ def test_an_existing_search_needs_resume_or_overwrite(tmp_path):
 
 
 def _zoo(*arguments, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "zoo.builders.cli", *arguments], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    return subprocess.Popen([sys.executable, "-m", "zoo.builders.cli.main", *arguments], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}, **kwargs)
 
 
@@ -267,14 +267,14 @@ def test_a_search_killed_with_sigkill_resumes_with_every_finished_trial_kept(tmp
 
 MEMORY_SCRIPT = """
 import json, os, sys, psutil, keras, keras_tuner
-from zoo.builders.spec import load_spec
-from zoo.builders.tune import tune
+from zoo.builders.search.tune import tune
+from zoo.builders.spec.document import load_spec
 rss = []
 class Record(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         rss.append(psutil.Process().memory_info().rss)
 spec = load_spec(sys.argv[1])
-from zoo.builders import tune as t
+from zoo.builders.search import tune as t
 original = t.SpecHyperModel.fit
 def fit(self, hp, model, *args, **kwargs):
     kwargs["callbacks"] = list(kwargs.get("callbacks") or []) + [Record()]

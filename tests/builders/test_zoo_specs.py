@@ -6,12 +6,12 @@ import keras
 import numpy as np
 import pytest
 
-from zoo.builders.data import load_data
-from zoo.builders.errors import SpecError
-from zoo.builders.model import build_model
-from zoo.builders.spec import load_spec
-from zoo.builders.inference import evaluate
-from zoo.builders.train import train
+from zoo.builders.data.load import load_data
+from zoo.builders.run.model import build_model
+from zoo.builders.run.train import train
+from zoo.builders.spec.document import load_spec
+from zoo.builders.spec.errors import SpecError
+from zoo.builders.tools.inference import evaluate
 from tests.conftest import DIGITS_SPEC, call_zoo, run_zoo
 from zoo._keras import learning_rate_object
 from zoo.layers import Maxout, NoisyReLU

@@ -46,7 +46,7 @@ def test_zoo_reproduce_reruns_one_claim_and_keeps_every_other_row(tmp_path):
     before = _rows((ROOT / "reports" / "REPRODUCTIONS.md").read_text())
     (tmp_path / "REPRODUCTIONS.md").write_text((ROOT / "reports" / "REPRODUCTIONS.md").read_text())
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-m", "zoo.builders.cli", "reproduce", "batch_norm_high_rate", "--tiny",
+    result = subprocess.run([sys.executable, "-m", "zoo.builders.cli.main", "reproduce", "batch_norm_high_rate", "--tiny",
                              "--reports", str(tmp_path)], capture_output=True, text=True, cwd=tmp_path, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "batch_norm_high_rate: " in result.stdout
@@ -56,7 +56,7 @@ def test_zoo_reproduce_reruns_one_claim_and_keeps_every_other_row(tmp_path):
     assert after["batch_norm_high_rate"].endswith(("| 1 | yes |", "| 1 | **no** |"))  # one seed: the tiny run's row
     assert (tmp_path / "batch_norm_high_rate.png").stat().st_size > 1000
 
-    unknown = subprocess.run([sys.executable, "-m", "zoo.builders.cli", "reproduce", "batch_norm_highrate"],
+    unknown = subprocess.run([sys.executable, "-m", "zoo.builders.cli.main", "reproduce", "batch_norm_highrate"],
                              capture_output=True, text=True, cwd=tmp_path, timeout=120, env=env)
     assert unknown.returncode == 2 and "unknown experiment 'batch_norm_highrate'" in unknown.stderr
     assert "batch_norm_high_rate" in unknown.stderr  # the list of names to choose from

@@ -54,7 +54,7 @@ print("loaded")
     "import zoo\nimport keras",
     "import keras\nimport zoo",
     "import zoo.batches\nimport keras",  # a zoo module whose own `import keras` comes first
-    "from zoo.builders.data import load_data\nimport keras",
+    "from zoo.builders.data.load import load_data\nimport keras",
 ])
 def test_import_zoo_is_enough_to_load_a_saved_model(saved, imports):
     code = "import warnings\nwarnings.simplefilter('error')\n" + imports + LOAD.format(path=str(saved), x=str(saved.with_name("x.npy")), expected=str(saved.with_suffix(".npy")))

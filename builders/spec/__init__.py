@@ -1,0 +1,1 @@
+"""The spec language: YAML loading with positions, the schema, markers, name resolution and errors."""

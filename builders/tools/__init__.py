@@ -1,0 +1,1 @@
+"""Tools on finished runs: evaluate, predict, export, compare, ensemble, doctor, learning curves."""
