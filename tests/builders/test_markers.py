@@ -6,7 +6,7 @@ from __future__ import annotations
 import keras_tuner
 import pytest
 
-from zoo.builders.spec.document import markers
+from zoo.builders.spec import markers
 
 
 @pytest.mark.parametrize("marker, values, extremes", [
