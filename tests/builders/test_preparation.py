@@ -10,7 +10,7 @@ import pytest
 from zoo.builders.run.train import train
 from zoo.builders.spec.document import load_spec
 from zoo.builders.spec.errors import SpecError
-from zoo.builders.tools.inference import load_model
+from zoo.builders.run.saved import load_model
 from zoo.layers import Whitening, whitening_statistics
 
 RNG = np.random.default_rng(0)
