@@ -115,6 +115,9 @@ class _ThenRegister(importlib.abc.Loader):
     def __init__(self, loader: Any, hook: _RegisterWithKeras) -> None:
         self.loader, self.hook = loader, hook
 
+    def __getattr__(self, name: str) -> Any:  # get_code, get_source, is_package...: runpy (`python -m`) asks for them
+        return getattr(self.loader, name)
+
     def create_module(self, spec):
         return self.loader.create_module(spec)
 

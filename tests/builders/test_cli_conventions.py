@@ -80,3 +80,24 @@ def test_a_bare_verbose_flag_leaves_the_next_override_alone():
 
     assert _parse(["train", "s.yaml", "-v", "train.epochs=5"]).overrides == ["train.epochs=5"]
     assert _parse(["tune", "s.yaml", "--verbose", "2"]).verbose == 2
+
+
+def test_each_command_is_one_module_in_the_registry():
+    """A command is a module of builders/cli/ with a COMMAND; the parser and the light-command rule come from it."""
+    import importlib
+
+    from zoo.builders.cli.main import COMMANDS
+
+    modules = sorted(p.stem for p in (ROOT / "builders" / "cli").glob("*.py")
+                     if p.stem not in ("__init__", "__main__", "main", "command"))
+    assert sorted(m.replace("catalogue", "list").replace("_", "-") for m in modules) == sorted(COMMANDS)
+    for module in modules:
+        command = importlib.import_module(f"zoo.builders.cli.{module}").COMMAND
+        assert COMMANDS[command.name] is command and command.help and callable(command.run)
+    assert [name for name, command in COMMANDS.items() if command.light] == ["validate", "show", "list", "schema"]
+
+
+def test_python_dash_m_runs_the_package():
+    done = subprocess.run([sys.executable, "-m", "zoo.builders.cli", "--version"], capture_output=True, text=True, cwd=ROOT,
+                          timeout=120)
+    assert done.returncode == 0 and done.stdout.startswith("zoo (keras-zoo) "), done.stderr[-1500:]

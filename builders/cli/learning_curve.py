@@ -1,0 +1,37 @@
+"""`zoo learning-curve`: training and validation error against the training set's size, with the bias/variance reading
+and a PNG."""
+
+from __future__ import annotations
+
+import argparse
+
+from zoo.builders.cli.command import Command
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec")
+    parser.add_argument("overrides", nargs="*")
+    parser.add_argument("--sizes", type=float, nargs="+", metavar="N", help="training rows (whole numbers) or fractions "
+                        "in (0, 1] of the training split (default 0.1 0.2 0.4 0.7 1.0)")
+    parser.add_argument("--baseline-error", type=float, default=0.0, help="the error a good model reaches (default 0)")
+    parser.add_argument("--tolerance", type=float, default=0.02, help="how far above baseline counts as high (default 0.02)")
+    parser.add_argument("--run-dir", metavar="DIR", help="write here instead of runs/<name>/learning-curve-<timestamp>/")
+
+
+def run(arguments) -> int:
+    from zoo.builders.tools.curves import format_curve, learning_curve
+
+    sizes = [int(size) if size > 1 and size == int(size) else size for size in arguments.sizes or ()]
+    result = learning_curve(arguments.spec, arguments.overrides, sizes=sizes or None, directory=arguments.run_dir,
+                            baseline_error=arguments.baseline_error, tolerance=arguments.tolerance)
+    print(format_curve(result))
+    print(f"written: {result['directory']}/learning_curve.png, learning_curve.json")
+    return 0
+
+
+COMMAND = Command(
+    "learning-curve",
+    "training and validation error against the training set's size, with the bias/variance reading and a "
+    "PNG",
+    add_arguments, run,
+)
