@@ -13,9 +13,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(arguments) -> int:
-    from zoo.builders.tools.ensemble import ensemble, format_ensemble
-
     from zoo.builders.spec.loader import parse_yaml
+    from zoo.builders.tools.ensemble import ensemble, format_ensemble
 
     source = parse_yaml(arguments.data, "--data")[0] if arguments.data else None
     print(format_ensemble(ensemble(arguments.members, source)))

@@ -41,7 +41,6 @@ __all__ = ["DataInfo", "Data", "load_data", "infer_task", "read_inputs", "rememb
            "anchored", "SOURCES", "SourceKind", "register_source"]
 
 
-
 @dataclass(frozen=True)
 class SourceKind:
     """One kind of data source: the key that names it in `data.source`, and how it is read.
