@@ -46,7 +46,6 @@ class Outcome:
     """One variant over its seeds."""
 
     histories: list[dict]
-    gradient_ratios: list[float] = field(default_factory=list)  # first weighted layer / last (the output) at init
     gradient_norms: list[list[float]] = field(default_factory=list)  # per seed: each weighted layer's, at init
     weight_changes: list[list[float]] = field(default_factory=list)  # per seed: ||W_end - W_init|| / ||W_init|| a layer
     saturation: list[float] = field(default_factory=list)  # per seed: saturated fraction of tanh/sigmoid units at init
@@ -59,6 +58,10 @@ class Outcome:
 
     def test(self, key: str = "accuracy") -> list[float]:
         return [m.get(f"test_{key}", math.nan) for m in self.metrics]
+
+    def gradient_ratios(self) -> list[float]:
+        """Per seed, the first weighted layer's gradient norm at initialization over the last's (the output layer)."""
+        return [norms[0] / norms[-1] for norms in self.gradient_norms]
 
     def epochs_run(self) -> list[int]:
         return [len(h.get("loss") or []) for h in self.histories]
@@ -101,11 +104,11 @@ def _m(values: list[float]) -> float:
 
 def _vanishing(outcomes: dict[str, Outcome]) -> tuple[str, bool]:
     rows = [f"{label}: val acc {_mean(o.final('val_accuracy'))}, first/last gradient norm at init "
-            f"{statistics.mean(o.gradient_ratios):.1e}" for label, o in outcomes.items()]
+            f"{statistics.mean(o.gradient_ratios()):.1e}" for label, o in outcomes.items()]
     sigmoid = [outcomes["sigmoid + Glorot"], outcomes["sigmoid + N(0,1)"]]
     modern = [outcomes["ReLU + He"], outcomes["ELU + He"]]
     held = (all(_m(o.final("val_accuracy")) < 0.3 for o in sigmoid)
-            and all(statistics.mean(o.gradient_ratios) < 1e-3 for o in sigmoid)
+            and all(statistics.mean(o.gradient_ratios()) < 1e-3 for o in sigmoid)
             and all(_m(o.final("val_accuracy")) > 0.8 for o in modern))
     return "; ".join(rows), held
 
@@ -650,7 +653,6 @@ def _at_initialization(spec, experiment: Experiment, outcome: Outcome) -> list[n
     if experiment.gradients:
         norms = list(layer_gradient_norms(plan.model, x, y).values())
         outcome.gradient_norms.append(norms)
-        outcome.gradient_ratios.append(norms[0] / norms[-1])
     if experiment.saturation:
         fraction = _saturated_fraction(plan.model, x)
         if fraction is not None:
