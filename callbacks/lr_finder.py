@@ -16,6 +16,7 @@ import numpy as np
 
 from zoo.callbacks.base import ConfigurableCallback
 from zoo import _checks
+from zoo._keras import learning_rate_object
 
 __all__ = ["LearningRateFinder"]
 
@@ -72,7 +73,7 @@ class LearningRateFinder(ConfigurableCallback):
         return self.min_lr * (self.max_lr / self.min_lr) ** (step / (self.steps - 1))
 
     def on_train_begin(self, logs=None):
-        learning_rate = getattr(self.model.optimizer, "_learning_rate", None)
+        learning_rate = learning_rate_object(self.model.optimizer)
         if isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule):
             raise ValueError("LearningRateFinder sets the learning rate itself; compile with a plain rate, not a schedule.")
         self._saved_weights = [np.array(v) for v in self.model.weights]

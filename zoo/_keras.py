@@ -12,11 +12,17 @@ a Keras release moves one. Tested with Keras 3.3 to 3.15.
   is given gradients alone.
 - `BaseOptimizer._learning_rate`: the schedule object itself (`optimizer.learning_rate` is its
   value at the current step).
+- Keras's global state `object_name_uids` (the counters behind automatic layer names) and
+  `uninitialized_variables` (variables a `StatelessScope` left for later): `without_weights`
+  builds a model whose weights are never made, and leaves both as they were.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import collections
+import contextlib
+import copy
+from typing import Any, Iterator
 
 import keras
 
@@ -28,6 +34,26 @@ INTERNALS = (
     ("optimizer", "_trainable_variables"),
     ("optimizer", "_learning_rate"),
 )
+GLOBAL_STATE = ("object_name_uids", "uninitialized_variables")  # keras.src.backend.common.global_state names
+
+
+@contextlib.contextmanager
+def without_weights() -> Iterator[None]:
+    """Build Keras layers and models whose variables are never allocated (Keras's `StatelessScope`
+    without initialization), to count their parameters: on exit the variables made are forgotten
+    (never initialized later) and the layer-name counters are as they were, so the next real build
+    names its layers as if this one had not happened. Use nothing built inside after the block."""
+    from keras.src.backend.common import global_state
+
+    uids = global_state.get_global_attribute("object_name_uids")
+    names = copy.copy(uids) if uids is not None else collections.defaultdict(int)
+    pending = list(global_state.get_global_attribute("uninitialized_variables") or [])
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            yield
+    finally:
+        global_state.set_global_attribute("uninitialized_variables", pending)
+        global_state.set_global_attribute("object_name_uids", names)
 
 
 def restored_epoch(model: keras.Model) -> int | None:

@@ -21,6 +21,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(arguments) -> int:
     from zoo.builders.tools.curves import format_curve, learning_curve
 
+    import math
+    import sys
+
+    from zoo.builders.cli.command import EXIT_SPEC_ERROR
+
+    bad = [size for size in arguments.sizes or () if not math.isfinite(size) or size <= 0 or size > 1 and size != int(size)]
+    if bad:
+        print(f"error: --sizes takes row counts (whole numbers) or fractions in (0, 1]; got {bad[0]!r}.", file=sys.stderr)
+        return EXIT_SPEC_ERROR
     sizes = [int(size) if size > 1 and size == int(size) else size for size in arguments.sizes or ()]
     result = learning_curve(arguments.spec, arguments.overrides, sizes=sizes or None, directory=arguments.run_dir,
                             baseline_error=arguments.baseline_error, tolerance=arguments.tolerance)

@@ -23,8 +23,13 @@ def run(arguments) -> int:
     from zoo.builders.tools.inference import class_names as names_of
     from zoo.builders.tools.inference import predict
 
-    if arguments.output and os.path.isdir(arguments.output):
-        raise RunError(f"--output {arguments.output} is a directory: name a file.")
+    if arguments.output:
+        if os.path.isdir(arguments.output):
+            raise RunError(f"--output {arguments.output} is a directory: name a new file.")
+        if os.path.lexists(arguments.output):
+            raise RunError(f"--output {arguments.output} exists already: name a new file (nothing is overwritten).")
+        if not os.path.isdir(os.path.dirname(os.path.abspath(arguments.output))):
+            raise RunError(f"--output {arguments.output}: its folder does not exist.")
     predictions = predict(arguments.run_dir, arguments.input, allow_nan=arguments.allow_nan)
     class_names = names_of(arguments.run_dir)
     rows = predictions.reshape(len(predictions), -1)
@@ -39,9 +44,12 @@ def run(arguments) -> int:
         lines.append(",".join(values + [f"{v:.6g}" for v in row]))
     text = "\n".join(lines) + "\n"
     if arguments.output:
-        from zoo.builders.run.files import write_text
+        from zoo.builders.run.files import write_new_text
 
-        write_text(arguments.output, text)
+        try:
+            write_new_text(arguments.output, text, "--output")
+        except (FileExistsError, FileNotFoundError) as error:
+            raise RunError(f"{error}: nothing was written.") from None
     else:
         sys.stdout.write(text)
     return 0

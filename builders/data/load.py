@@ -110,6 +110,23 @@ class Data:
         """The same data with `transform(batches)` applied to the training batches."""
         return dataclasses.replace(self, train=transform(self.train))
 
+    def one_hot_labels(self) -> "Data":
+        """Every split's class labels as one-hot rows (info.num_classes columns), for a loss that takes them;
+        `arrays` keep the integer labels."""
+        classes = int(self.info.num_classes)
+
+        def encode(x, y):
+            if isinstance(y, np.ndarray):
+                return x, np.eye(classes, dtype="float32")[y.reshape(-1).astype("int64")]
+            import tensorflow as tf
+
+            return x, tf.one_hot(tf.cast(tf.reshape(y, [-1]), "int32"), classes)
+
+        def mapped(batches):
+            return None if batches is None else map_batches(batches, encode)
+
+        return dataclasses.replace(self, train=mapped(self.train), validation=mapped(self.validation), test=mapped(self.test))
+
     def inputs_as_targets(self) -> "Data":
         """Every split as (x, x): the targets of an autoencoder are its inputs."""
         def swap(batches):
@@ -317,6 +334,9 @@ def _frame_arrays(spec: Spec, path: tuple, source: dict, frame, kind: str, file)
     arrays = {name: frame[columns].to_numpy(dtype="float32") for name, columns in groups.items()}
     x = arrays if isinstance(features, dict) else arrays[None]
     target = frame[label]
+    if target.isna().any():
+        raise spec.error(path + ("label",), f"{file} has no label in row {int(np.argmax(target.isna().to_numpy()))} "
+                         f"(column {label!r}; the first such row); drop the rows without a label first.")
     class_names = None
     if pd.api.types.is_numeric_dtype(target):
         y = target.to_numpy()
@@ -324,8 +344,12 @@ def _frame_arrays(spec: Spec, path: tuple, source: dict, frame, kind: str, file)
     else:
         codes, uniques = pd.factorize(target, sort=True)
         y, class_names = codes.astype("int32"), [str(u) for u in uniques]
-    if any(np.isnan(a).any() for a in arrays.values()):
-        raise spec.error(path + (kind,), f"{file} has missing values in its feature columns; fill or drop them first.")
+    allow_nan = bool((spec.tree.get("data") or {}).get("allow_nan"))
+    for name, columns in groups.items():
+        found = None if allow_nan else nonfinite_at(arrays[name], list(columns))
+        if found:
+            raise spec.error(path + (kind,), f"{file} has {found}; fill or drop those rows, or set data.allow_nan: "
+                             "true for a model that handles them.")
     return x, y, class_names
 
 
@@ -550,6 +574,8 @@ def _labels(y: Any, where: str) -> tuple[np.ndarray, list | None]:
 
     y = np.asarray(y)
     if y.dtype.kind in "USO":
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
         if y.ndim != 1:
             raise SpecError(f"{where}: class names must be one per row (shape (n,)); got shape {y.shape}.")
         names, codes = np.unique(y.astype(str), return_inverse=True)
@@ -558,10 +584,7 @@ def _labels(y: Any, where: str) -> tuple[np.ndarray, list | None]:
         raise SpecError(f"{where} holds {y.dtype} values; targets are numbers or class names.")
     if y.ndim == 0:
         raise SpecError(f"{where} is a single value; give one target per row.")
-    if y.dtype.kind == "f" and not np.isfinite(y).all():
-        raise SpecError(f"{where} has NaN or infinite targets; drop those rows first.")
-    whole = y.dtype.kind in "biu" or bool(np.all(np.mod(y, 1) == 0))
-    return (y.astype("int32") if whole and y.ndim == 1 else y.astype("float32")), None
+    return class_labels(y, where)
 
 
 def _dataset_arrays(dataset: Any, what: str) -> tuple:
@@ -602,22 +625,31 @@ def _npz(spec: Spec, path: tuple, source: dict) -> tuple:
         arrays = np.load(file, allow_pickle=False)
     except Exception as error:
         raise spec.error(path + ("npz",), f"cannot read {file} as a NumPy .npz file: {error}") from None
+    if not isinstance(arrays, np.lib.npyio.NpzFile):
+        raise spec.error(path + ("npz",), f"{file} is a single NumPy array (.npy), not an .npz archive of named arrays: "
+                         "save the inputs and labels together with np.savez(path, x=inputs, y=labels).")
     keys = list(arrays.keys())
     x_key, y_key = source.get("x", "x"), source.get("y", "y")
     wanted = [(key, ("x", name)) for name, key in x_key.items()] if isinstance(x_key, dict) else [(x_key, ("x",))]
     for key, where in wanted + [(y_key, ("y",))]:
         if key not in keys:
             raise spec.error(path + where, f"{file} holds no array {key!r}; it holds {', '.join(keys)}.", closest(key, keys))
-    y = np.asarray(arrays[y_key])
-    if isinstance(x_key, dict):  # named inputs: {input: key}
-        x = {name: np.asarray(arrays[key], dtype="float32") for name, key in x_key.items()}
-    else:
-        x = np.asarray(arrays[x_key], dtype="float32")
+    from zoo.builders.spec.errors import SpecError
+
+    try:
+        y = np.asarray(arrays[y_key])
+        y, names = (y.astype("float32"), None) if y.dtype.kind == "f" else _labels(y, f"{file}[{y_key!r}]")
+        if isinstance(x_key, dict):  # named inputs: {input: key}
+            x = {name: _numeric(arrays[key], f"{file}[{key!r}]") for name, key in x_key.items()}
+        else:
+            x = _numeric(arrays[x_key], f"{file}[{x_key!r}]")
+    except SpecError as error:
+        raise spec.error(path + ("npz",), str(error)) from None
     for name, array in (x.items() if isinstance(x, dict) else [(x_key, x)]):
         key = x_key[name] if isinstance(x_key, dict) else x_key
         if array.ndim == 0 or len(array) != len(y):
             raise spec.error(path, f"{file}: {key} has {len(array) if array.ndim else 0} rows but {y_key} has {len(y)}.")
-    return x, (y.astype("int32") if y.dtype.kind in "iub" else y.astype("float32")), None, None
+    return x, y, names, None
 
 
 @_builtin("mnist1d")
@@ -688,8 +720,103 @@ _builtin("memory")(_memory)
 
 
 def _arrays(spec: Spec, path: tuple, source: dict) -> tuple:
-    """(x, y, class_names, given_test) from an in-memory source."""
-    return _source_kind(spec, path, source).read(spec, path, source)
+    """(x, y, class_names, given_test) from an in-memory source, with the checks every source gets."""
+    x, y, names, given_test = _source_kind(spec, path, source).read(spec, path, source)
+    allow_nan = bool((spec.tree.get("data") or {}).get("allow_nan"))
+    columns = _feature_columns(source)
+    x, y, names = _checked_rows(spec, path, x, y, names, allow_nan, columns)
+    if given_test is not None:
+        given_test = _checked_rows(spec, path, *given_test, None, allow_nan, columns)[:2]
+    return x, y, names, given_test
+
+
+def _feature_columns(source: dict) -> Any:
+    """The feature column names of a table source, as far as the source names them (for error messages)."""
+    features = source.get("features")
+    return features if isinstance(features, (list, dict)) else None
+
+
+def _checked_rows(spec: Spec, path: tuple, x: Any, y: np.ndarray, names: list | None, allow_nan: bool,
+                  columns: Any = None) -> tuple:
+    """What every source's rows must be: finite features (unless data.allow_nan), labels read as `class_labels`
+    reads them. Errors name the column (or feature index) and the first row."""
+    from zoo.builders.spec.errors import SpecError
+
+    if not allow_nan:
+        for name, array in (x.items() if isinstance(x, dict) else [(None, x)]):
+            found = nonfinite_at(array, columns.get(name) if isinstance(columns, dict) else columns)
+            if found:
+                raise spec.error(path, f"the features{f' of input {name!r}' if name else ''} hold {found}; fill or "
+                                 "drop those rows, or set data.allow_nan: true for a model that handles them.")
+    try:
+        y, relabelled = class_labels(y, "the labels", whole_floats=False)
+    except SpecError as error:
+        raise spec.error(path, str(error)) from None
+    if relabelled is not None:
+        if names is not None:  # names given for sparse ids: keep the names of the ids present
+            relabelled = [names[int(v)] if 0 <= int(v) < len(names) else str(v) for v in relabelled]
+        names = relabelled
+    return x, y, names
+
+
+def nonfinite_at(array: np.ndarray, columns: list | None = None) -> str | None:
+    """'NaN in column 'age' (row 3 is the first)' for the first non-finite value of `array`, or None."""
+    values = np.asarray(array)
+    if values.dtype.kind != "f" or np.isfinite(values).all():
+        return None
+    flat = values.reshape(len(values), -1)
+    row, column = (int(i) for i in np.argwhere(~np.isfinite(flat))[0])
+    value = flat[row, column]
+    what = "NaN" if np.isnan(value) else "infinity"
+    where = (f"column {columns[column]!r}" if columns is not None and column < len(columns) and values.ndim == 2
+             else f"feature {column}" if flat.shape[1] > 1 else "the feature")
+    return f"{what} in {where} (row {row} is the first)"
+
+
+def class_labels(y: Any, where: str, whole_floats: bool = True) -> tuple[np.ndarray, list | None]:
+    """Labels as training reads them, whatever the source: returns (labels, class names or None).
+
+    - floats with fractions: regression targets (NaN and infinity refused);
+    - whole numbers 0..K-1 (K small enough to be classes): classes as they are;
+    - negative or sparse whole numbers (-1/1, ids in the millions): classes named by their values,
+      numbered in sorted order, so no class count comes from the largest id;
+    - a column vector (n, 1) of classes: one label a row; one-hot rows (n, K) of 0 and 1: their classes;
+      other whole-number rows (multi-hot) are refused: they are neither classes nor a regression.
+
+    `whole_floats=False` keeps float labels as regression targets even when they are whole numbers (a source
+    that chose the dtype itself, such as an npz file or scikit-learn's diabetes).
+
+    Raises:
+        SpecError: what the labels hold that training cannot read, named after `where`.
+    """
+    from zoo.builders.spec.errors import SpecError
+
+    y = np.asarray(y)
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        row = int(np.argwhere(~np.isfinite(y.reshape(len(y), -1)))[0][0])
+        raise SpecError(f"{where} hold NaN or infinity (row {row} is the first); drop those rows first.")
+    if y.dtype.kind not in "biuf" or y.ndim == 0 or len(y) == 0:
+        return y, None
+    whole = y.dtype.kind in "biu" or whole_floats and bool(np.all(np.mod(y, 1) == 0))
+    if not whole:
+        return y.astype("float32"), None
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    elif y.ndim == 2 and y.shape[1] > 1:
+        binary = np.isin(y, (0, 1)).all()
+        if binary and (y.sum(axis=1) == 1).all():
+            return np.argmax(y, axis=1).astype("int32"), None
+        if binary:
+            raise SpecError(f"{where} are rows of 0 and 1 that are not one-hot (several 1s in a row: multi-label "
+                            "targets); keras-zoo trains one class a row, or a regression on float targets.")
+        return y.astype("float32"), None  # several whole-number targets a row: a multi-output regression
+    elif y.ndim > 2:
+        return y.astype("float32"), None
+    values = np.unique(y)
+    if values[0] >= 0 and values[-1] < max(1024, 4 * len(values)):
+        return y.astype("int32"), None
+    codes = np.searchsorted(values, y)
+    return codes.astype("int32"), [str(int(v)) for v in values]
 
 
 # -- splits and pipelines ---------------------------------------------------------------

@@ -29,10 +29,18 @@ from zoo.builders.spec.resolve import (
 )
 from zoo.builders.spec.document import Spec
 
-__all__ = ["build_model", "compile_model", "default_loss", "default_metrics", "reconstructs"]
+__all__ = ["build_model", "compile_model", "default_loss", "default_metrics", "keras_name", "label_form", "reconstructs"]
 
 _SUGAR = ("batch_norm", "dropout")
 
+
+
+def keras_name(name: str) -> str:
+    """The run name as a Keras model name every backend takes: TensorFlow's root name scopes allow only
+    ASCII letters, digits and `_.-` (starting with a letter, digit or dot), so other characters become `_`
+    and a name that starts with anything else gets a leading `m`. Folders keep the name as written."""
+    mapped = re.sub(r"[^A-Za-z0-9_.-]", "_", name or "model")
+    return mapped if re.match(r"[A-Za-z0-9.]", mapped) else "m" + mapped
 
 def default_loss(task: str) -> str:
     losses = {"regression": "mean_squared_error", "reconstruction": "mean_squared_error", "binary": "binary_crossentropy"}
@@ -245,10 +253,28 @@ def _output(info: DataInfo) -> tuple[int, str]:
     }[info.task]
 
 
+def label_form(spec: Spec) -> str | None:
+    """The form of class labels `train.loss` takes: "sparse" (integers: sparse_categorical_crossentropy),
+    "one_hot" (one column per class: categorical_crossentropy, categorical_hinge, categorical focal loss,
+    KL divergence), or None (binary and regression losses, a user's own loss, or no loss given)."""
+    loss = (spec.tree.get("train") or {}).get("loss")
+    name = loss if isinstance(loss, str) else next(iter(loss)) if isinstance(loss, dict) and len(loss) == 1 else None
+    if not isinstance(name, str):
+        return None
+    plain = name.split(">")[-1].replace("_", "").lower()
+    if "sparsecategorical" in plain:
+        return "sparse"
+    if "categorical" in plain or plain in ("kldivergence", "kld", "kullbackleiblerdivergence"):
+        return "one_hot"
+    return None
+
+
 def _head(spec: Spec, info: DataInfo | None) -> keras.layers.Layer:
     if info is None:
         raise spec.error(("model", "head"), "head: auto needs a `data` section to tell the task (regression, binary or multiclass).")
     units, activation = _output(info)
+    if info.task == "binary" and label_form(spec) is not None:  # a categorical loss on two classes: a unit each
+        units, activation = 2, "softmax"
     # float32 output keeps the loss stable under mixed precision.
     return keras.layers.Dense(units, activation=activation, dtype="float32", name="head")
 
@@ -304,7 +330,7 @@ def build_model(spec: Spec, info: DataInfo | None = None, compile: bool = True) 
         x = builder.chain(x, section["layers"], ("model", "layers"), top=not auto_head)
         if auto_head:
             x = _head(spec, info)(x)
-        model = keras.Model(inputs, x, name=spec.name)
+        model = keras.Model(inputs, x, name=keras_name(spec.name))
     if "zoo" not in section:
         builder.check_defaults_used()
     if info is not None and info.target_mean is not None:
@@ -361,7 +387,7 @@ def _build_transfer(spec: Spec, builder: _Builder, info: DataInfo | None) -> ker
     x = builder.chain(x, section["layers"], ("model", "layers"), top=not auto_head)
     if auto_head:
         x = _head(spec, info)(x)
-    return keras.Model(inputs, x, name=spec.name)
+    return keras.Model(inputs, x, name=keras_name(spec.name))
 
 
 def reconstructs(spec: Spec) -> bool:
@@ -415,7 +441,7 @@ def _build_zoo(spec: Spec, info: DataInfo | None) -> keras.Model:
     x = inputs
     for layer in preprocessing:
         x = layer(x)
-    return keras.Model(inputs, network(x), name=spec.name)
+    return keras.Model(inputs, network(x), name=keras_name(spec.name))
 
 
 def _check_like_default(spec: Spec, path: tuple, value: Any, default: Any) -> None:
@@ -473,7 +499,7 @@ def _build_graph(spec: Spec, builder: _Builder, info: DataInfo | None) -> keras.
         if name not in tensors:
             raise spec.error(("model", "outputs"), f"{name!r} is not a node of the graph.", closest(name, tensors))
     result = [tensors[name] for name in outputs]
-    return keras.Model(inputs if len(inputs) > 1 else inputs[0], result if len(result) > 1 else result[0], name=spec.name)
+    return keras.Model(inputs if len(inputs) > 1 else inputs[0], result if len(result) > 1 else result[0], name=keras_name(spec.name))
 
 
 def compile_model(model: keras.Model, spec: Spec, info: DataInfo | None = None) -> keras.Model:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +27,10 @@ from typing import Any, Iterator
 import keras
 import numpy as np
 
+from zoo._keras import learning_rate_object
 from zoo.batches import EpochOfBatches, batch_size_of, rebatch
 from zoo.builders.data.load import Data, grows_batches, load_data
-from zoo.builders.run.model import build_model, reconstructs
+from zoo.builders.run.model import build_model, label_form, reconstructs
 from zoo.builders.spec.document import Spec
 from zoo.builders.spec.errors import SpecError, closest
 from zoo.builders.spec.markers import extremes, marker_name
@@ -45,7 +48,7 @@ from zoo.callbacks import (
 from zoo.callbacks.chain import chain_of
 from zoo.callbacks.pretraining import PRETRAIN_DEFAULTS, rbm_layers
 
-__all__ = ["RunPlan", "build_plan", "validate", "apply_runtime", "apply_distribution", "distribution_strategy",
+__all__ = ["RunPlan", "build_plan", "validate", "first_step", "callback_files_dir", "PATH_ARGUMENTS", "apply_runtime", "apply_distribution", "distribution_strategy",
            "logged_names"]
 
 
@@ -68,6 +71,12 @@ class RunPlan:
     callbacks: list = field(default_factory=list)
     epochs: int = 1
     class_weight: dict | None = None
+    files: list = field(default_factory=list)  # the paths the spec's callbacks write (inside the run's callbacks/)
+
+    def make_folders(self) -> None:
+        """The folders the spec's callbacks write into (Keras's CSVLogger, for one, does not make its folder)."""
+        for path in self.files:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
 
     @property
     def pretrains(self) -> bool:
@@ -97,6 +106,8 @@ class RunPlan:
         `initial_epoch`) go to Keras."""
         epochs = kwargs.pop("epochs", None) or self.epochs
         chosen = [*(self.callbacks if spec_callbacks else ()), *callbacks]
+        if spec_callbacks:
+            self.make_folders()
         if any(isinstance(callback, BatchSizeSchedule) for callback in chosen):
             # One fit per batch size; the stretches start where a backup (a resumed run or trial) left off.
             start = max([kwargs.pop("initial_epoch", 0) or 0] + [callback.saved_epoch() for callback in chosen
@@ -212,7 +223,8 @@ def distribution_strategy(spec: Spec) -> Any:
     return _STRATEGIES[name]
 
 
-def build_plan(spec: Spec, hp: Any = None, *, log_dir: Path | None = None, data_cache: dict | None = None) -> RunPlan:
+def build_plan(spec: Spec, hp: Any = None, *, log_dir: Path | None = None, data_cache: dict | None = None,
+               files_dir: Path | None = None) -> RunPlan:
     """The plan for one fit of `spec`, with each marker's value from `hp` (its default when None).
 
     Args:
@@ -220,12 +232,14 @@ def build_plan(spec: Spec, hp: Any = None, *, log_dir: Path | None = None, data_
         hp: a `keras_tuner.HyperParameters`; the values it registers are the trial's.
         log_dir: where monitors that log (GradientMonitor) write, if anywhere.
         data_cache: a dict shared between plans, so a search loads each distinct `data` section once.
+        files_dir: where the spec's callbacks write the files their path arguments name (a run's
+            `callbacks/` folder); None: a temporary folder removed when the process exits.
 
     Raises:
         SpecError: for every problem knowable before the first batch, at the spec line it comes from.
     """
     try:
-        return _build_plan(spec, hp, log_dir, data_cache)
+        return _build_plan(spec, hp, log_dir, data_cache, files_dir)
     except SpecError:
         raise
     except (ValueError, TypeError) as error:  # a Keras constructor that complained far from its argument
@@ -254,7 +268,7 @@ def _check_runtime(spec: Spec) -> None:
                          "compile; jit_compile: true asks for XLA. Give one of them.")
 
 
-def _build_plan(spec: Spec, hp: Any, log_dir: Path | None, data_cache: dict | None) -> RunPlan:
+def _build_plan(spec: Spec, hp: Any, log_dir: Path | None, data_cache: dict | None, files_dir: Path | None) -> RunPlan:
     spec = spec.resolved(hp)
     _check_output(spec)
     _check_runtime(spec)
@@ -268,15 +282,17 @@ def _build_plan(spec: Spec, hp: Any, log_dir: Path | None, data_cache: dict | No
         data = data.split_over(distribution.device_mesh.devices.size, (jax.process_index(), jax.process_count()))
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         # variables, optimizer slots and metrics mirrored across replicas under a strategy
-        model = build_model(spec, data.info)
+        model = _build_within_memory(spec, data.info)
     _check_head(spec, model, data)
+    _check_learning_rate(spec, model)
     data = _fit_data(spec, model, data)
     _schedules_in_epochs(spec, model, data)
     epochs = spec.tree["train"]["epochs"]
-    callbacks = _spec_callbacks(spec, data, model, epochs, log_dir)
+    files: list[str] = []
+    callbacks = _spec_callbacks(spec, data, model, epochs, log_dir, files_dir, files)
     if "pretrain" in spec.tree:
         _check_pretrain(spec, model)
-    return RunPlan(spec, data, model, callbacks, epochs, _class_weight(spec, data))
+    return RunPlan(spec, data, model, callbacks, epochs, _class_weight(spec, data), files)
 
 
 def _data(spec: Spec, cache: dict | None) -> Data:
@@ -291,13 +307,16 @@ def _data(spec: Spec, cache: dict | None) -> Data:
 # -- validation: the plan's dry run -------------------------------------------------------------
 
 
-def validate(spec: Spec, data_cache: dict | None = None) -> list[str]:
-    """Everything that can fail before the first batch, for `zoo validate` (and before any run or search).
+def validate(spec: Spec, data_cache: dict | None = None, step: bool = True) -> list[str]:
+    """Everything that can fail before the run is under way, for `zoo validate` (and before any search).
 
-    The plan is built at every marker's default, then once for each marker at each of its
-    extremes (min and max, each choice, both booleans) with the others at their defaults;
-    a `tune` section's tuner, objective and settings are checked too. Nothing is fitted
-    and nothing is written. Returns what was checked, one line each.
+    The plan is built at every marker's default and takes its first step there (`first_step`: one
+    training step and one evaluation step on the real data, through the loss, metrics, callbacks and
+    optimizer, on this throwaway plan); then it is built once for each marker at each of its extremes
+    (min and max, each choice, both booleans) with the others at their defaults, without a step each;
+    a `tune` section's tuner, objective and settings are checked too. Nothing is written where the
+    user would see it (callbacks that write files write to a temporary folder). Returns what was
+    checked, one line each.
     """
     checked = []
     policy = keras.mixed_precision.dtype_policy()
@@ -309,6 +328,9 @@ def validate(spec: Spec, data_cache: dict | None = None) -> list[str]:
                 plan = build_plan(spec, hp, data_cache=cache)
                 if hp is None:
                     logged, has_validation = logged_names(plan.model, plan.data), plan.data.validation is not None
+                    if step:
+                        first_step(plan)
+                        label += " + first step"
             else:  # a spec with no data: the model alone (model.input_shape and train.loss given)
                 build_model(spec.resolved(hp), None)
             checked.append(label)
@@ -321,6 +343,94 @@ def validate(spec: Spec, data_cache: dict | None = None) -> list[str]:
     finally:
         keras.mixed_precision.set_dtype_policy(policy)
     return checked
+
+
+def first_step(plan: RunPlan) -> None:
+    """One real training step and one evaluation step of `plan`: the first batch of its training data
+    through the model, the loss, the metrics and the optimizer, with the spec's callbacks (their
+    train, epoch and batch hooks), then one batch of validation (or training) data through evaluation.
+    The plan's model is trained by one step: use a plan built for the purpose (as `validate` does).
+
+    Raises:
+        SpecError: at the line of what failed (the callback, the loss, a metric, the optimizer), or at
+            the spec's top with the error when no single value can be blamed; also when the first step's
+            loss is NaN or infinite.
+    """
+    spec = plan.spec
+    kept = [c for c in plan.callbacks if not isinstance(c, BatchSizeSchedule)]  # one step: nothing grows
+    plan.make_folders()
+    quiet = logging.getLogger("tensorflow")  # validating many specs in one process retraces: Keras's note is noise here
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    filtering = keras.config.is_traceback_filtering_enabled()
+    keras.config.disable_traceback_filtering()  # Keras's own frames tell which component raised
+    try:
+        history = plan.model.fit(plan.data.train, epochs=1, steps_per_epoch=1, callbacks=[EpochOfBatches(plan.data.train), *kept],
+                                 validation_data=plan.data.validation, validation_steps=1 if plan.data.validation is not None else None,
+                                 class_weight=plan.class_weight, shuffle=False, verbose=0)
+        if plan.data.validation is None:
+            plan.model.evaluate(plan.data.train, steps=1, verbose=0)
+    except SpecError:
+        raise
+    except Exception as error:  # whatever Keras or a component raised: placed at the value that raised it
+        raise _step_error(plan, kept, error) from None
+    finally:
+        quiet.setLevel(level)
+        if filtering:
+            keras.config.enable_traceback_filtering()
+    loss = (history.history.get("loss") or [None])[0]
+    if loss is not None and not math.isfinite(loss):
+        raise spec.error(("train",), f"the first training step's loss is {loss}: the data, the learning rate or the loss "
+                         "sends it to NaN or infinity before training starts.")
+
+
+def _step_error(plan: RunPlan, callbacks: list, error: BaseException) -> SpecError:
+    """The SpecError for an exception of the first step, at the spec value whose code raised it."""
+    import traceback
+
+    spec = plan.spec
+    text = _error_text(error)
+    what = f"{type(error).__name__}{': ' + text if text else ''}"
+    owners = {id(c): ("train", "callbacks", i) for i, c in enumerate(callbacks) if c in plan.callbacks}
+    if spec.get("transfer", "unfreeze") and plan.callbacks and id(plan.callbacks[-1]) in owners:
+        owners[id(plan.callbacks[-1])] = ("transfer", "unfreeze")
+    optimizer = getattr(plan.model, "optimizer", None)
+    path: tuple | None = None
+    for frame, _ in traceback.walk_tb(error.__traceback__):
+        owner = frame.f_locals.get("self")
+        if id(owner) in owners:
+            path = owners[id(owner)]
+            break
+        file = frame.f_code.co_filename.replace("\\", "/")
+        if "/keras/src/losses/" in file or "/zoo/losses" in file:
+            path = ("train", "loss")
+        elif "/keras/src/metrics/" in file and path is None:
+            path = ("train", "metrics")
+        elif owner is not None and owner is optimizer and path is None:
+            path = ("train", "optimizer")
+    if path is None:  # an error of the compiled graph names the node it failed in
+        if "compile_loss" in str(error):
+            path = ("train", "loss")
+        elif "compile_metrics" in str(error):
+            path = ("train", "metrics")
+    if path == ("train", "loss"):
+        hint = ""
+        if "shape" in text.lower() or "incompatible" in text.lower():
+            hint = (" (the labels are integer classes: a loss that takes one-hot rows needs data.labels: one_hot, which "
+                    "auto gives the categorical losses it knows)")
+        return spec.error(path, f"the first training step failed in the loss: {what}{hint}")
+    if path is not None:
+        return spec.error(path, f"the first training step failed here: {what}")
+    return spec.error((), f"the first training step failed: {what}")
+
+
+def _error_text(error: BaseException) -> str:
+    """The line of an exception's message that says what went wrong: TensorFlow's graph errors open with
+    "Graph execution error" and node listings, and say it further down."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    said = [line for line in lines if not line.startswith(("Graph execution error", "Detected at node", "File ", "[[", "^"))
+            and not line.endswith(":")]
+    return (said or lines or [""])[0][:300]
 
 
 def _marker_variants(spec: Spec) -> Iterator[tuple[str, Any]]:
@@ -356,7 +466,7 @@ def _schedules_in_epochs(spec: Spec, model: keras.Model, data: Data) -> None:
     from zoo.schedules import StepDecay
 
     unset = _step_decays_counting_epochs(spec)
-    schedule = getattr(model.optimizer, "_learning_rate", None)
+    schedule = learning_rate_object(model.optimizer)
     while schedule is not None and not isinstance(schedule, StepDecay):
         schedule = getattr(schedule, "schedule", None)  # through wrappers such as WarmUp
     if not unset or schedule is None:
@@ -385,6 +495,116 @@ def _components(node: Any, path: tuple):
             yield from _components(value, path + (index,))
 
 
+# Training holds about this many copies of the weights: the weights, their gradients and an optimizer's two slots
+# (Adam's moments); activations and the data come on top.
+TRAINING_COPIES = 4
+
+
+def _build_within_memory(spec: Spec, info: Any) -> keras.Model:
+    """`build_model`, refused with an estimate, before any weight is made, when training it cannot fit: its
+    parameters are counted from a build that allocates nothing (`zoo._keras.without_weights`), and
+    TRAINING_COPIES times their bytes must fit in the memory free. The backend's own out-of-memory
+    error while building (where the count could not be made) is refused the same way."""
+    count = _parameters_without_weights(spec, info)
+    free = free_memory()
+    if count is not None and free is not None and TRAINING_COPIES * count * model_dtype_bytes() > free:
+        raise spec.error(("model",), f"the model is too large to train here: {_sized(count, model_dtype_bytes())}, and "
+                         f"training needs about {TRAINING_COPIES} times that "
+                         f"({TRAINING_COPIES * count * model_dtype_bytes() / 2**30:.1f} GiB) while {free / 2**30:.1f} GiB "
+                         "is free. Make the layers smaller. (Nothing was allocated.)")
+    try:
+        return build_model(spec, info)
+    except SpecError:
+        raise
+    except Exception as error:
+        if not (isinstance(error, MemoryError) or "RESOURCE_EXHAUSTED" in str(error) or "OOM when allocating" in str(error)):
+            raise
+        raise spec.error(("model",), f"the model's weights do not fit in memory: {_sized(count, model_dtype_bytes())}; "
+                         f"{_free_text()} is free. Make the layers smaller.") from None
+
+
+def _parameters_without_weights(spec: Spec, info: Any) -> int | None:
+    """The model's parameter count from a build that makes no weight; None where such a build fails
+    (a model loaded from a file, a layer that computes with its weights while being built)."""
+    from zoo._keras import without_weights
+    from zoo.builders.data.load import global_random_state_kept
+
+    try:
+        with global_random_state_kept(), without_weights():  # the real build draws the same seeds and names after
+            model = build_model(spec, info, compile=False)
+            return int(sum(int(np.prod(v.shape)) for v in model.weights))
+    except SpecError:
+        raise
+    except Exception:
+        return None
+
+
+def model_dtype_bytes() -> int:
+    """Bytes per weight: the dtype policy's variable dtype (float32 under mixed precision too)."""
+    return int(np.dtype(keras.mixed_precision.dtype_policy().variable_dtype).itemsize)
+
+
+def free_memory() -> int | None:
+    """Bytes of memory free for the weights: the smaller of this machine's available RAM and, on the JAX
+    backend with an accelerator, its first device's free memory; None when unknown."""
+    sizes = []
+    try:
+        with open("/proc/meminfo") as stream:
+            for line in stream:
+                if line.startswith("MemAvailable:"):
+                    sizes.append(int(line.split()[1]) * 1024)
+    except OSError:
+        pass
+    if keras.backend.backend() == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        stats = device.memory_stats() if device.platform != "cpu" and hasattr(device, "memory_stats") else None
+        if stats and stats.get("bytes_limit"):
+            sizes.append(int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0)))
+    return min(sizes) if sizes else None
+
+
+def _sized(count: int | None, each: int) -> str:
+    if count is None:
+        return "too many parameters to count"
+    return f"{count:,} parameters, {count * each / 2**30:.1f} GiB"
+
+
+def _free_text() -> str:
+    free = free_memory()
+    return "an unknown amount" if free is None else f"{free / 2**30:.1f} GiB"
+
+
+def _check_learning_rate(spec: Spec, model: keras.Model) -> None:
+    """A learning rate that is not a positive finite number trains nothing, or trains uphill: refused at its line
+    (a schedule by where it starts)."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return
+    rate = learning_rate_object(optimizer)
+    try:
+        if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+            value = float(keras.ops.convert_to_numpy(rate(0)))  # where the schedule starts
+        else:
+            value = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    except Exception:  # a schedule that cannot be evaluated alone: the first step tries it
+        return
+    if math.isfinite(value) and value > 0:
+        return
+    given = spec.tree["train"].get("optimizer")
+    path: tuple = ("train", "optimizer")
+    if isinstance(given, dict) and len(given) == 1:
+        name = next(iter(given))
+        if isinstance(given[name], dict) and "learning_rate" in given[name]:
+            path += (name, "learning_rate")
+    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+        raise spec.error(path, f"the learning-rate schedule {type(rate).__name__} starts at {value:g}: a rate must be a "
+                         "positive number (gradient descent steps downhill by a positive rate; 0 trains nothing).")
+    raise spec.error(path, f"the learning rate is {value:g}: it must be a positive number (gradient descent steps "
+                     "downhill by a positive rate; 0 trains nothing).")
+
+
 def _check_head(spec: Spec, model: keras.Model, data: Data) -> None:
     """A classifier's output must have a unit per class the data has."""
     info = data.info
@@ -407,20 +627,59 @@ def _fit_data(spec: Spec, model: keras.Model, data: Data) -> Data:
 
     if reconstructs(spec):
         data = data.inputs_as_targets()
+    elif _one_hot(spec, data):
+        data = data.one_hot_labels()
     if isinstance(model.optimizer, Backstitch):
         data = data.map_train(backstitch_batches)
     return data
 
 
+def _one_hot(spec: Spec, data: Data) -> bool:
+    """Whether the run feeds one-hot labels: `data.labels: one_hot`, or `auto` with a loss that takes them."""
+    asked = spec.tree["data"].get("labels", "auto")
+    classes = data.info.task in ("binary", "multiclass")
+    if asked == "one_hot" and not classes:
+        raise spec.error(("data", "labels"), f"one_hot encodes class labels; this data's targets are {data.info.task} targets.")
+    return classes and (asked == "one_hot" or asked == "auto" and label_form(spec) == "one_hot")
+
+
 def _class_weight(spec: Spec, data: Data) -> dict | None:
-    if spec.tree["train"].get("class_weight") != "balanced":
+    """train.class_weight as Keras takes it, {class index: weight}: `balanced` from the training labels, or the
+    spec's mapping, whose keys are class indices or (for named classes) class names."""
+    given = spec.tree["train"].get("class_weight")
+    path = ("train", "class_weight")
+    if given is None:
         return None
-    if "train" not in data.arrays or data.info.task == "regression":
-        raise spec.error(("train", "class_weight"), "class_weight: balanced needs a classification source held in memory.")
-    labels = data.arrays["train"][1]
-    classes = np.unique(labels)
-    counts = np.array([(labels == c).sum() for c in classes])
-    return {int(c): float(len(labels) / (len(classes) * n)) for c, n in zip(classes, counts)}
+    info = data.info
+    if info.task == "regression" or reconstructs(spec):
+        raise spec.error(path, "class_weight weights classes; this run's targets are "
+                         + ("its inputs (an autoencoder)." if reconstructs(spec) else "regression targets."))
+    if given == "balanced":
+        if "train" not in data.arrays:
+            raise spec.error(path, "class_weight: balanced counts the training labels, which needs a source held in "
+                             "memory; give a mapping {class: weight} for a streamed (TFDS) source.")
+        labels = data.arrays["train"][1]
+        classes = np.unique(labels)
+        counts = np.array([(labels == c).sum() for c in classes])
+        return {int(c): float(len(labels) / (len(classes) * n)) for c, n in zip(classes, counts)}
+    names = [str(n) for n in info.class_names or []]
+    weights = {}
+    for key, weight in given.items():
+        if isinstance(key, str) and key in names:
+            index = names.index(key)
+        elif isinstance(key, int) and not isinstance(key, bool) or isinstance(key, str) and key.isdigit():
+            index = int(key)
+        else:
+            raise spec.error(path + (key,), f"{key!r} is not a class: the classes are 0 to {info.num_classes - 1}"
+                             + (f" ({', '.join(names)})" if names else "") + ".", closest(str(key), names))
+        if not 0 <= index < (info.num_classes or 0):
+            raise spec.error(path + (key,), f"class {index} does not exist: the data has {info.num_classes} classes "
+                             f"(0 to {info.num_classes - 1}).")
+        if not math.isfinite(weight):
+            raise spec.error(path + (key,), f"a class weight is a positive number; got {weight!r}.")
+        weights[index] = float(weight)
+    # Classes not named keep weight 1, as in Keras.
+    return {index: weights.get(index, 1.0) for index in range(info.num_classes)}
 
 
 def _check_pretrain(spec: Spec, model: keras.Model) -> None:
@@ -450,10 +709,13 @@ def _check_pretrain(spec: Spec, model: keras.Model) -> None:
 # -- the spec's callbacks ------------------------------------------------------------------------
 
 
-def _spec_callbacks(spec: Spec, data: Data, model: keras.Model, epochs: int, log_dir: Path | None) -> list:
+def _spec_callbacks(spec: Spec, data: Data, model: keras.Model, epochs: int, log_dir: Path | None,
+                    files_dir: Path | None, written: list | None = None) -> list:
     """The callbacks the spec asks for (`train.callbacks`, `transfer.unfreeze`), checked against the model
     and data before training, monitors given their probe batch."""
-    user = [resolve(c, "callback", spec, ("train", "callbacks", i)) for i, c in enumerate(spec.tree["train"]["callbacks"])]
+    entries = [_placed_paths(spec, c, ("train", "callbacks", i), files_dir, written)
+               for i, c in enumerate(spec.tree["train"]["callbacks"])]
+    user = [resolve(c, "callback", spec, ("train", "callbacks", i)) for i, c in enumerate(entries)]
     unfreeze = spec.get("transfer", "unfreeze")
     if unfreeze:
         user.append(UnfreezeSchedule(**unfreeze))
@@ -465,6 +727,55 @@ def _spec_callbacks(spec: Spec, data: Data, model: keras.Model, epochs: int, log
     return user
 
 
+# A callback's arguments that name a file or folder it writes (Keras's ModelCheckpoint, CSVLogger, BackupAndRestore,
+# TensorBoard; the zoo's monitors): they are placed inside the directory the command owns.
+PATH_ARGUMENTS = ("filepath", "filename", "backup_dir", "log_dir", "path", "directory")
+_SCRATCH: list[Path] = []  # files_dir of plans built without one: a temporary folder, removed at exit
+
+
+def callback_files_dir(run_dir: Path) -> Path:
+    """Where a run's spec callbacks write the files their path arguments name: never beside the run's own files."""
+    return Path(run_dir) / "callbacks"
+
+
+def _placed_paths(spec: Spec, entry: Any, path: tuple, files_dir: Path | None, written: list | None = None) -> Any:
+    """A callback entry with each path argument placed inside `files_dir` (the run's `callbacks/` folder).
+    A path that is absolute or climbs out with `..` would write where the user did not ask keras-zoo to:
+    a SpecError at its line."""
+    if not isinstance(entry, dict) or len(entry) != 1:
+        return entry
+    (name, arguments), = entry.items()
+    if not isinstance(arguments, dict) or not any(key in arguments for key in PATH_ARGUMENTS):
+        return entry
+    placed = dict(arguments)
+    for key in PATH_ARGUMENTS:
+        value = arguments.get(key)
+        if key not in arguments or value is None:
+            continue
+        where = path + (name, key)
+        if not isinstance(value, str):
+            raise spec.error(where, f"{key} is a path, given as text (e.g. best.keras); got {value!r}.")
+        parts = Path(value).parts
+        if not value.strip() or Path(value).is_absolute() or value.startswith("~") or ".." in parts:
+            raise spec.error(where, f"{key} {value!r} would write outside the run: a callback's files go inside the run "
+                             "directory's callbacks/ folder, so give a relative path without .. (e.g. best.keras).")
+        if files_dir is None:
+            if not _SCRATCH:
+                import atexit
+                import shutil
+                import tempfile
+
+                _SCRATCH.append(Path(tempfile.mkdtemp(prefix="zoo-callbacks-")))
+                atexit.register(shutil.rmtree, _SCRATCH[0], True)
+            base = _SCRATCH[0]
+        else:
+            base = Path(files_dir)
+        placed[key] = str(base / value)
+        if written is not None:
+            written.append(placed[key] if key in ("filepath", "filename", "path") else str(Path(placed[key]) / "_"))
+    return {name: placed}
+
+
 def _check_unfreezing(spec: Spec, callbacks: list, model: keras.Model, epochs: int) -> None:
     """An unfreeze schedule that cannot do what it says is an error before training starts."""
     for index, callback in enumerate(callbacks):
@@ -472,6 +783,10 @@ def _check_unfreezing(spec: Spec, callbacks: list, model: keras.Model, epochs: i
             continue
         from_transfer = index == len(callbacks) - 1 and spec.get("transfer", "unfreeze") is not None
         path = ("transfer", "unfreeze") if from_transfer else ("train", "callbacks", index)
+        if keras.backend.backend() != "tensorflow":
+            raise spec.error(path, "unfreezing layers inside fit needs the TensorFlow backend (KERAS_BACKEND="
+                             f"{keras.backend.backend()} here): run with KERAS_BACKEND=tensorflow, or train in two runs, "
+                             "the second a transfer.mode: fine_tune of the first's model.")
         if not callback.frozen_layers(model):
             raise spec.error(path, "the schedule would unfreeze layers, but no layer of the model is frozen"
                              + (" (transfer.mode is fine_tune)" if spec.get("transfer", "mode") == "fine_tune" else "") + ".")
@@ -524,7 +839,7 @@ def _give_probes(callbacks: list, data: Data, log_dir: Path | None) -> None:
 def _check_learning_rate_control(spec: Spec, callbacks: list, model: keras.Model) -> None:
     """Callbacks that set the learning rate cannot drive an optimizer whose rate is a schedule:
     Keras finds out only at the first change, mid-training; here it is an error before it starts."""
-    schedule = getattr(model.optimizer, "_learning_rate", None)
+    schedule = learning_rate_object(model.optimizer)
     if not isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
         return
     for index, callback in enumerate(callbacks):

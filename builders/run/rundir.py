@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ class OwnedDirectory:
     def __init__(self, path: Path, kind: str) -> None:
         self.path = Path(path)
         self.kind = kind
+        self.made = False  # created by this claim: removed again if the command stops before writing anything
         self._lock_stream = None
 
     # -- claiming ---------------------------------------------------------------------------------
@@ -68,29 +70,60 @@ class OwnedDirectory:
             RunError: it exists and is not ours, is another kind, or another process holds it.
         """
         path = Path(path)
+        made = False
         if fresh:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.mkdir()  # FileExistsError is the caller's cue to pick another name
+            made = True
+        elif path.is_symlink() and not path.exists():
+            raise RunError(f"{path} is a broken symbolic link: choose a directory for the {kind}.")
         elif path.exists() and not path.is_dir():
             raise RunError(f"{path} is a file, not a directory: choose a directory for the {kind}.")
+        elif path.exists():
+            cls._check_ours_or_empty(path, kind)  # before anything is written in it
         else:
-            path.mkdir(parents=True, exist_ok=True)
+            path.mkdir(parents=True)
+            made = True
         directory = cls(path, kind)
+        directory.made = made
         directory.lock()
-        manifest = directory.manifest()
-        if manifest is None:
-            foreign = sorted(p.name for p in path.iterdir() if p.name != LOCK)
-            if foreign:
-                directory.release()
-                shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
-                raise RunError(f"{path} is not empty and was not made by keras-zoo (it holds {shown}); "
-                               f"choose an empty or new directory for the {kind}: nothing of yours is touched.")
-            directory.write_manifest({"kind": kind, "state": "training", "spec": fingerprint(spec_text),
-                                      "created": datetime.now(timezone.utc).isoformat(timespec="seconds")})
-        elif manifest.get("kind") != kind:
+        try:
+            manifest = directory.manifest()
+            if manifest is None:
+                cls._check_ours_or_empty(path, kind)  # again, now that we hold the lock
+                directory.write_manifest({"kind": kind, "state": "training", "spec": fingerprint(spec_text),
+                                          "created": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+            elif manifest.get("kind") != kind:
+                raise RunError(f"{path} holds a keras-zoo {manifest.get('kind')}, not a {kind}: choose another directory.")
+        except BaseException:
             directory.release()
-            raise RunError(f"{path} holds a keras-zoo {manifest.get('kind')}, not a {kind}: choose another directory.")
+            if made:
+                directory.discard()
+            raise
         return directory
+
+    @staticmethod
+    def _check_ours_or_empty(path: Path, kind: str) -> None:
+        """RunError, writing nothing, unless `path` holds our manifest or nothing but our lock."""
+        if (path / MANIFEST).exists() or (path / MANIFEST).is_symlink():
+            if (path / MANIFEST).is_symlink():
+                raise RunError(f"{path / MANIFEST} is a symbolic link, not a file keras-zoo wrote: choose another "
+                               f"directory for the {kind}.")
+            return
+        foreign = sorted(p.name for p in path.iterdir() if not (p.name == LOCK and p.is_file() and not p.is_symlink()))
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+            raise RunError(f"{path} is not empty and was not made by keras-zoo (it holds {shown}); "
+                           f"choose an empty or new directory for the {kind}: nothing of yours is touched.")
+
+    def discard(self) -> None:
+        """Remove a directory this process created and then refused: only our lock and manifest are in it."""
+        for name in (LOCK, MANIFEST):
+            (self.path / name).unlink(missing_ok=True)
+        try:
+            self.path.rmdir()
+        except OSError:
+            pass
 
     @classmethod
     def reopen(cls, path: str | Path, kind: str) -> "OwnedDirectory":
@@ -98,6 +131,8 @@ class OwnedDirectory:
         path = Path(path)
         if not path.is_dir():
             raise RunError(f"{path} is not a directory.")
+        if not (path / MANIFEST).is_file() or (path / MANIFEST).is_symlink():
+            raise RunError(f"{path} is not a keras-zoo {kind} directory (it has no {MANIFEST} of a {kind}).")
         directory = cls(path, kind)
         directory.lock()
         manifest = directory.manifest()
@@ -108,7 +143,18 @@ class OwnedDirectory:
 
     # -- the lock ---------------------------------------------------------------------------------
     def lock(self) -> None:
-        stream = open(self.path / LOCK, "a+")
+        """Take the directory's lock: `.zoo.lock` opened without following a symbolic link (a link there
+        is refused, never truncated through), then `flock`ed."""
+        try:
+            descriptor = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as error:
+            reason = "is a symbolic link" if (self.path / LOCK).is_symlink() else f"cannot be opened ({error.strerror})"
+            raise RunError(f"{self.path / LOCK} {reason}: keras-zoo writes its lock only as a plain file of its "
+                           f"own; remove it if it is not yours, or choose another directory.") from None
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            os.close(descriptor)
+            raise RunError(f"{self.path / LOCK} is not a plain file: choose another directory.")
+        stream = os.fdopen(descriptor, "a+")
         try:
             fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -131,8 +177,10 @@ class OwnedDirectory:
     def __enter__(self) -> "OwnedDirectory":
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, kind: Any, *exc: Any) -> None:
         self.release()
+        if kind is not None and self.made and self.path.is_dir() and {p.name for p in self.path.iterdir()} <= {LOCK, MANIFEST}:
+            self.discard()  # a command refused before writing anything leaves no directory behind
 
     # -- the manifest -----------------------------------------------------------------------------
     def manifest(self) -> dict | None:

@@ -36,7 +36,7 @@ import numpy as np
 from zoo.builders.data.load import Data, anchored, with_data, with_given_data as _with_given_data
 from zoo.builders.run.files import atomic_path, write_json, write_text
 from zoo.builders.run.history import SETTINGS, CallbackState, HistoryFile, read_history, tensorboard
-from zoo.builders.run.plan import RunPlan, build_plan
+from zoo.builders.run.plan import RunPlan, build_plan, callback_files_dir
 from zoo.builders.run.plots import plot_curves
 from zoo.builders.run.records import classification_report, write_hparams, write_model_card, write_run_record
 from zoo.builders.run.rundir import OwnedDirectory, check_name, fingerprint
@@ -125,7 +125,7 @@ def train(
     text = spec.to_yaml()
     path = Path(run_dir) if run_dir is not None else _stamped_path(spec)
     with _policy_kept():
-        plan = build_plan(spec, log_dir=_log_dir(spec, path))  # every spec problem is raised here
+        plan = build_plan(spec, log_dir=_log_dir(spec, path), files_dir=callback_files_dir(path))  # every spec problem is raised here
         directory = _claim(spec, path, text, fresh=run_dir is None)
         with directory:
             manifest = directory.manifest()
@@ -157,7 +157,7 @@ def resume(run_dir: str | Path, quiet: bool = False, verbose: int | str = "auto"
                     raise RunError(f"the {name} data given differs from the data {directory.path} was trained on; "
                                    "resume it with the same arrays.")
         with _policy_kept():
-            plan = build_plan(spec, log_dir=_log_dir(spec, directory.path))
+            plan = build_plan(spec, log_dir=_log_dir(spec, directory.path), files_dir=callback_files_dir(directory.path))
             write_run_record(directory.path, spec.source, resumed=True)
             return _execute(plan, directory, 2 if quiet else verbose)
 

@@ -34,7 +34,7 @@ import numpy as np
 from zoo.builders.data.load import anchored, with_given_data as _with_given_data
 from zoo.builders.run.files import write_json, write_text
 from zoo.builders.run.history import tensorboard
-from zoo.builders.run.plan import build_plan, distribution_strategy, logged_names, validate
+from zoo.builders.run.plan import build_plan, callback_files_dir, distribution_strategy, logged_names, validate
 from zoo.builders.run.plots import plot_search
 from zoo.builders.run.rundir import MANIFEST, OwnedDirectory, check_name
 from zoo.builders.search import _keras_tuner
@@ -340,6 +340,7 @@ def tune(
         _keras_tuner.quiet_conditions()
     directory = search_directory(spec)
     owned = _claim_search(directory, spec, resume, overwrite) if is_chief() else None
+    hypermodel.files_dir = callback_files_dir(directory)  # the trials' callbacks write inside the search
     policy = keras.mixed_precision.dtype_policy()
     try:
         tuner = make_tuner(spec, hypermodel, report=report)
@@ -390,6 +391,8 @@ def _search_callbacks(directory: Path) -> list:
 def _claim_search(directory: Path, spec: Spec, resume: bool, overwrite: bool) -> OwnedDirectory:
     """The search directory, claimed and locked; an earlier search of ours is kept (--resume) or
     emptied (--overwrite); anything not ours is refused."""
+    if resume and not (directory / "oracle.json").exists():
+        raise RunError(f"{directory} holds no search to resume.")  # refused before anything is written
     owned = OwnedDirectory.claim(directory, "search", spec.to_yaml())
     try:
         started = (directory / "oracle.json").exists()

@@ -18,7 +18,7 @@ import jsonschema
 import yaml
 
 from zoo.builders.spec.errors import Location, SpecError, closest, format_path
-from zoo.builders.spec.loader import parse_yaml, read_spec_text
+from zoo.builders.spec.loader import check_depth, parse_yaml, read_spec_text
 from zoo.builders.spec.markers import check_markers, find_markers, resolve_markers
 from zoo.builders.spec.schema import SCHEMA, SPEC_VERSION
 
@@ -114,6 +114,7 @@ def load_spec(path_or_text: str | Path | Mapping, overrides: Sequence[str] = ())
         SpecError: for every problem, with file:line:column and the key path.
     """
     if isinstance(path_or_text, Mapping):
+        check_depth(path_or_text)
         tree, source, locations = copy.deepcopy(dict(path_or_text)), "<dict>", {}
     else:
         text, source = read_spec_text(path_or_text)
@@ -316,9 +317,11 @@ def _describe(spec: Spec, error: jsonschema.ValidationError) -> SpecError:
         deepest = max(_leaves(error), key=lambda e: len(e.absolute_path), default=None)
         if deepest is not None and len(deepest.absolute_path) > len(path) + 1:
             return _describe(spec, deepest)  # a value inside a layer's arguments, such as its dropout
+        if deepest is not None and len(deepest.absolute_path) == len(path) + 1 and deepest.validator != "type":
+            return _describe(spec, deepest)  # a value of a mapping that is not a component: a class's weight of 0
         if isinstance(value, dict) and len(value) == 1:
             (name, arguments), = value.items()
-            if not isinstance(arguments, (dict, type(None))) and not isinstance(arguments, list):
+            if not isinstance(arguments, (dict, type(None))) and not isinstance(arguments, list) and not str(name).isdigit():
                 return spec.error(
                     path + (name,),
                     f"the arguments of {name} must be a mapping of constructor arguments, "

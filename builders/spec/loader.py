@@ -78,12 +78,36 @@ def parse_yaml(text: str, source: str = "<string>") -> tuple[Any, dict]:
         raise SpecError(f"invalid YAML: {problem}", location=where) from None
     except yaml.YAMLError as error:
         raise SpecError(f"invalid YAML: {error}", location=Location(source)) from None
+    except RecursionError:  # the YAML parser's own recursion, deeper than _construct's limit
+        raise SpecError(f"the spec is nested more than {MAX_DEPTH} levels deep; no spec needs that.",
+                        location=Location(source)) from None
     finally:
         if loader is not None:
             loader.dispose()
 
 
+MAX_DEPTH = 64  # nesting a spec may have: far beyond any real spec, far below Python's recursion limit
+
+
+def check_depth(tree: Any, source: str = "<dict>") -> None:
+    """SpecError when `tree` (a spec given as a mapping) nests deeper than MAX_DEPTH; iterative, so
+    even a tree too deep for Python's recursion is refused clearly."""
+    stack = [(tree, ())]
+    while stack:
+        node, path = stack.pop()
+        if len(path) > MAX_DEPTH:
+            raise SpecError(f"the spec is nested more than {MAX_DEPTH} levels deep; no spec needs that.",
+                            location=Location(source), path=path[:8])
+        if isinstance(node, dict):
+            stack.extend((value, path + (key,)) for key, value in node.items())
+        elif isinstance(node, (list, tuple)):
+            stack.extend((value, path + (index,)) for index, value in enumerate(node))
+
+
 def _construct(loader, node, path: tuple, source: str, locations: dict) -> Any:
+    if len(path) > MAX_DEPTH:
+        raise _YamlRefusal(f"the spec is nested more than {MAX_DEPTH} levels deep here; no spec needs that.",
+                           node.start_mark)
     if isinstance(node, yaml.MappingNode):
         if node.tag != "tag:yaml.org,2002:map":
             raise _YamlRefusal(f"the YAML tag {node.tag!r} is not allowed in specs.", node.start_mark)

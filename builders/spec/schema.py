@@ -226,6 +226,12 @@ SCHEMA: dict[str, Any] = {
                                 "description": "classification: this fraction of the training rows get a label drawn "
                                                "uniformly from all classes (from the split's seed); validation and test "
                                                "labels stay as they are"},
+                "allow_nan": {"type": "boolean", "default": False,
+                              "description": "let NaN and infinity through in the features (a model that handles them); "
+                                             "labels are always checked"},
+                "labels": {"enum": ["auto", "sparse", "one_hot"], "default": "auto",
+                           "description": "class labels as integers (sparse) or one-hot rows; auto: one-hot when the loss "
+                                          "needs them (categorical_crossentropy, categorical_hinge, label_smoothing ...)"},
                 "split_seed": {"type": "integer", "minimum": 0,
                                "description": "the seed of validation_split and test_split (default: the spec's seed); "
                                               "fix it to vary `seed` over the same split (ensembles of seeds)"},
@@ -256,7 +262,12 @@ SCHEMA: dict[str, Any] = {
                 "metrics": {"type": "array", "items": {"$ref": "#/$defs/component"}},
                 "epochs": {"type": "integer", "minimum": 1, "default": 10},
                 "callbacks": {"type": "array", "items": {"$ref": "#/$defs/component"}, "default": []},
-                "class_weight": {"enum": ["balanced"]},
+                "class_weight": {
+                    "description": "balanced (each class weighted by rows / (classes * its rows)), or {class: weight}",
+                    "anyOf": [{"enum": ["balanced"]},
+                              {"type": "object", "minProperties": 1,
+                               "additionalProperties": {"type": "number", "exclusiveMinimum": 0}}],
+                },
             },
         },
         "pretrain": {

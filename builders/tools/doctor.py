@@ -21,6 +21,7 @@ from typing import Any, Sequence
 
 import keras
 
+from zoo._keras import learning_rate_object
 from zoo.batches import num_batches
 from zoo.builders.run.files import write_json, write_text
 from zoo.builders.run.model import reconstructs
@@ -56,7 +57,7 @@ def tool_dir(spec: Spec, kind: str, run_dir: str | Path | None) -> OwnedDirector
         path = Path(run_dir)
     else:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        path = Path(spec.tree["output"]["directory"]) / spec.name / f"{kind}-{stamp}"
+        path = Path(spec.resolved().tree["output"]["directory"]) / spec.name / f"{kind}-{stamp}"
     return OwnedDirectory.claim(path, kind, spec.to_yaml())
 
 
@@ -238,23 +239,22 @@ def lr_find(
 ) -> dict[str, Any]:
     """The learning-rate range test on a spec's model and data: `lr_find.png`, `lr_find.json`, the suggestion."""
     plan = _prepare(spec, overrides)
-    with tool_dir(plan.spec, "lr-find", run_dir) as owned:
-        return _lr_find(plan, owned.path, min_lr, max_lr, steps)
-
-
-def _lr_find(plan: RunPlan, directory: Path, min_lr: float, max_lr: float, steps: int) -> dict[str, Any]:
-    spec, data = plan.spec, plan.data
+    # Everything that can refuse is checked before the directory exists: a refusal writes nothing.
     finder = LearningRateFinder(min_lr=min_lr, max_lr=max_lr, steps=steps, verbose=0)
-    plan.model.steps_per_execution = 1  # the finder sets the rate before every batch
-    batches = num_batches(data.train)
+    if isinstance(learning_rate_object(plan.model.optimizer), keras.optimizers.schedules.LearningRateSchedule):
+        raise plan.spec.error(("train", "optimizer"), "the learning rate is a schedule, and the range test sets the rate "
+                              "itself: give the optimizer a plain learning_rate for the test.")
+    batches = num_batches(plan.data.train)
     if not batches:
-        raise spec.error(("data",), "the learning-rate range test needs a training set of known size.")
-    try:
-        plan.fit([finder], verbose=0, spec_callbacks=False, epochs=math.ceil(steps / batches))
-    except ValueError as error:
-        if "schedule" not in str(error):
-            raise
-        raise spec.error(("train", "optimizer"), f"{error} (the range test sets the rate itself)") from None
+        raise plan.spec.error(("data",), "the learning-rate range test needs a training set of known size.")
+    with tool_dir(plan.spec, "lr-find", run_dir) as owned:
+        return _lr_find(plan, finder, batches, owned.path, min_lr, max_lr, steps)
+
+
+def _lr_find(plan: RunPlan, finder: LearningRateFinder, batches: int, directory: Path, min_lr: float, max_lr: float,
+             steps: int) -> dict[str, Any]:
+    plan.model.steps_per_execution = 1  # the finder sets the rate before every batch
+    plan.fit([finder], verbose=0, spec_callbacks=False, epochs=math.ceil(steps / batches))
     finder.plot(directory / "lr_find.png")
     result = {"suggestion": finder.suggestion, "rates": finder.rates, "losses": finder.losses, "smoothed": finder.smoothed,
               "min_lr": min_lr, "max_lr": max_lr, "steps_run": len(finder.rates), "run_dir": str(directory)}

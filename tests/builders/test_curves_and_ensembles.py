@@ -29,17 +29,17 @@ def test_learning_curve_trains_each_size_and_reads_bias_and_variance(tmp_path, c
     assert "at 1438 rows:" in result.stdout and "remedies" in result.stdout and "written:" in result.stdout
 
 
-@pytest.mark.parametrize("sizes, words", [
-    (["5000"], "5000 rows asked for, but the spec's training split holds 1438"),
-    (["100"], "at least two sizes"),
-    (["100", "100"], "the same row count twice"),
-    (["-3", "100"], "row counts or fractions"),
+@pytest.mark.parametrize("sizes, words, code", [
+    (["5000"], "5000 rows asked for, but the spec's training split holds 1438", 1),
+    (["100"], "at least two sizes", 1),
+    (["100", "100"], "the same row count twice", 1),
+    (["-3", "100"], "row counts (whole numbers) or fractions", 2),  # not a size at all: a bad argument
 ])
-def test_learning_curve_refuses_sizes_that_cannot_be_trained(sizes, words, tmp_path, capsys):
+def test_learning_curve_refuses_sizes_that_cannot_be_trained(sizes, words, code, tmp_path, capsys):
     spec = tmp_path / "digits.yaml"
     spec.write_text(DIGITS_SPEC)
     result = call_zoo(capsys, "learning-curve", str(spec), "--sizes", *sizes, "--run-dir", str(tmp_path / "curve"))
-    assert result.returncode == 1 and words in result.stderr, result.stderr
+    assert result.returncode == code and words in result.stderr, result.stderr
     assert not (tmp_path / "curve").exists()
 
 

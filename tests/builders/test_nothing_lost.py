@@ -34,7 +34,7 @@ def test_a_run_dir_holding_foreign_files_is_refused_and_untouched(tmp_path):
     with pytest.raises(RunError, match="not made by keras-zoo"):
         train(load_spec(DIGITS_SPEC, ONE_EPOCH), run_dir=user, quiet=True)
     assert (user / "backup" / "thesis.txt").read_text() == "years of work" and (user / "notes.md").read_text() == "mine"
-    assert sorted(p.name for p in user.iterdir()) == [".zoo.lock", "backup", "notes.md"]
+    assert sorted(p.name for p in user.iterdir()) == ["backup", "notes.md"]  # not even a lock is left in it
 
 
 def test_the_backup_removes_only_its_own_files(tmp_path):

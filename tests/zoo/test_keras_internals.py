@@ -41,7 +41,7 @@ def test_the_accessors_read_what_keras_holds():
 
 def test_no_other_module_touches_them():
     names = "|".join(re.escape(attribute) for _, attribute in _keras.INTERNALS)
-    pattern = re.compile(rf"\.({names})\b")
+    pattern = re.compile(rf"\.({names})\b|[\"']({names})[\"']")
     found = []
     for folder in ("zoo", "callbacks", "builders", "scripts", "tests"):
         for path in (ROOT / folder).rglob("*.py"):
@@ -51,3 +51,18 @@ def test_no_other_module_touches_them():
                 if pattern.search(line) and not re.search(rf"self\.({names})\b", line):
                     found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert not found, "Keras internals outside zoo/_keras.py:\n" + "\n".join(found)
+
+
+def test_without_weights_counts_without_allocating_and_leaves_keras_as_it_was():
+    from keras.src.backend.common import global_state
+
+    for name in _keras.GLOBAL_STATE:  # Keras still keeps these in its global state
+        global_state.get_global_attribute(name)
+    keras.backend.clear_session()
+    keras.layers.Dense(2)  # "dense"
+    with _keras.without_weights():
+        inputs = keras.Input((100_000,))
+        huge = keras.Model(inputs, keras.layers.Dense(1_000_000)(inputs))  # 400 GB of float32 weights, never made
+        assert sum(int(np.prod(v.shape)) for v in huge.weights) == 100_001_000_000
+    assert not global_state.get_global_attribute("uninitialized_variables")
+    assert keras.layers.Dense(2).name == "dense_1"  # the counters as if the block had not run
