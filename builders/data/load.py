@@ -37,8 +37,8 @@ from zoo.builders.spec.document import Spec
 from zoo.builders.spec.errors import RunError, closest
 from zoo.builders.spec.schema import SOURCE_SCHEMA
 
-__all__ = ["DataInfo", "Data", "load_data", "infer_task", "read_inputs", "remember", "data_overrides", "with_data",
-           "anchored", "SOURCES", "SourceKind", "register_source"]
+__all__ = ["DataInfo", "Data", "GivenData", "load_data", "given_data", "spec_for_given", "infer_task", "read_inputs",
+           "anchored", "SOURCES", "SourceKind", "register_source", "class_labels"]
 
 
 @dataclass(frozen=True)
@@ -443,41 +443,88 @@ def _is_number(text: Any) -> bool:
 
 # -- data given in Python (zoo.train(spec, data=...)) -------------------------------------------
 
-_MEMORY: dict[str, Any] = {}  # key -> (x, y, class names), or a DataFrame read like a CSV
+
+@dataclass
+class GivenData:
+    """Data given in Python, passed straight to the plan (`zoo.train(spec, data=...)`): no file, no store.
+
+    Attributes:
+        splits: "source" (the training rows, before the spec's validation/test fractions), "validation",
+            "test" -> `(x, y, class names)` checked arrays, or a pandas DataFrame read as a CSV is.
+        label: the target column of DataFrames.
+        digests: a fingerprint of each split, recorded in a run (`given_data.json`) so a resume can tell
+            whether it was given the same data.
+    """
+
+    splits: dict
+    label: str | None = None
+    digests: dict = field(default_factory=dict)
 
 
-def remember(data: Any, label: str | None = None, what: str = "data") -> dict:
-    """Data given in Python as a data source `{memory: KEY}` (plus `label` for a DataFrame), kept for
-    this process. `data` is a tuple `(x, y)` of arrays (x may be {input name: array}), a pandas DataFrame
-    with a label column, or a `tf.data.Dataset` of `(x, y)` elements, batched or not.
+def given_data(data: Any = None, validation_data: Any = None, test_data: Any = None,
+               label: str | None = None) -> GivenData | None:
+    """The data `zoo.train`, `zoo.tune` and `zoo.resume` take, checked as a file source's rows are; None when
+    nothing is given. Each of `data`, `validation_data`, `test_data` is a tuple `(x, y)` of arrays (x may be
+    {input name: array}), a pandas DataFrame with a label column (`label=`), or a `tf.data.Dataset` of
+    `(x, y)` elements, batched or not.
 
     Raises:
-        SpecError: what is wrong with `data`, named after the argument (`what`).
+        SpecError: what is wrong with the data, named after the argument.
     """
     import hashlib
 
     from zoo.builders.spec.errors import SpecError
 
-    kind = type(data).__module__.split(".")[0] + "." + type(data).__name__
-    digest = hashlib.sha256()
-    if kind == "pandas.DataFrame":
-        if label is None:
-            raise SpecError(f"{what}: a DataFrame needs label= naming its target column; its columns are "
-                            f"{', '.join(map(str, data.columns))}.")
-        import pandas as pd
+    splits, digests = {}, {}
+    for name, value, what in (("source", data, "data"), ("validation", validation_data, "validation_data"),
+                              ("test", test_data, "test_data")):
+        if value is None:
+            continue
+        kind = type(value).__module__.split(".")[0] + "." + type(value).__name__
+        digest = hashlib.sha256()
+        if kind == "pandas.DataFrame":
+            if label is None:
+                raise SpecError(f"{what}: a DataFrame needs label= naming its target column; its columns are "
+                                f"{', '.join(map(str, value.columns))}.")
+            import pandas as pd
 
-        digest.update(pd.util.hash_pandas_object(data, index=False).to_numpy().tobytes())
-        digest.update(repr(list(map(str, data.columns))).encode())
-        entry: Any = data
-    else:
-        x, y, names = checked_arrays(data, what)
-        for name, array in (x.items() if isinstance(x, dict) else [("", x)]):
-            digest.update(name.encode() + repr(array.shape).encode() + np.ascontiguousarray(array).tobytes())
-        digest.update(np.ascontiguousarray(y).tobytes() + repr(names).encode())
-        entry = (x, y, names)
-    key = digest.hexdigest()[:16]
-    _MEMORY[key] = entry
-    return {"memory": key, **({"label": label} if label is not None else {})}
+            digest.update(pd.util.hash_pandas_object(value, index=False).to_numpy().tobytes())
+            digest.update(repr(list(map(str, value.columns))).encode())
+            splits[name] = value
+        else:
+            x, y, names = checked_arrays(value, what)
+            for key, array in (x.items() if isinstance(x, dict) else [("", x)]):
+                digest.update(key.encode() + repr(array.shape).encode() + np.ascontiguousarray(array).tobytes())
+            digest.update(np.ascontiguousarray(y).tobytes() + repr(names).encode())
+            splits[name] = (x, y, names)
+        digests[name] = digest.hexdigest()[:16]
+    if not splits:
+        return None
+    if "source" not in splits:
+        raise SpecError("validation_data and test_data go with data=: give the training rows too.")
+    return GivenData(splits, label, digests)
+
+
+def spec_for_given(spec: Spec, given: GivenData | None) -> Spec:
+    """The spec as a run on `given` records it: its `data` section keeps the settings (batch size, normalize...)
+    and loses what the given data replaces (the source; validation/test and their fractions when given), so
+    the spec a run writes says where its rows came from: from Python, not from a file it never read."""
+    import copy
+
+    from zoo.builders.spec.document import check_tree
+
+    if given is None:
+        return spec
+    tree = copy.deepcopy(spec.tree)
+    data = tree.setdefault("data", {})
+    if not isinstance(data, dict):
+        return spec  # the schema's error, at its line, comes from check_tree of the spec as given
+    data.pop("source", None)
+    for name in ("validation", "test"):
+        if name in given.splits:
+            data.pop(name, None)
+            data.pop(f"{name}_split", None)
+    return check_tree(spec.replace(tree))
 
 
 def checked_arrays(data: Any, what: str) -> tuple:
@@ -511,48 +558,6 @@ def checked_arrays(data: Any, what: str) -> tuple:
     if len(y) == 0:
         raise SpecError(f"{what} holds no rows.")
     return x, y, names
-
-
-def data_overrides(data: Any = None, validation_data: Any = None, test_data: Any = None,
-                   label: str | None = None) -> list[str]:
-    """Data given in Python as spec overrides (`data.source={memory: KEY}`, `data.validation=...`), each
-    checked as a file source would be; the spec's other data settings (batch size, normalize) stay."""
-    import json
-
-    overrides = []
-    for name, given in (("source", data), ("validation", validation_data), ("test", test_data)):
-        if given is not None:
-            overrides.append(f"data.{name}={json.dumps(remember(given, label, 'data' if name == 'source' else f'{name}_data'))}")
-    return overrides
-
-
-def with_data(spec: Spec, data: Any = None, validation_data: Any = None, test_data: Any = None,
-              label: str | None = None) -> Spec:
-    """`data_overrides` applied to a loaded spec; a given validation or test split replaces the fraction
-    (`validation_split`, `test_split`) the spec held out."""
-    import copy
-
-    from zoo.builders.spec.document import apply_override, check_tree
-
-    changed = spec.replace(copy.deepcopy(spec.tree))
-    for text in data_overrides(data, validation_data, test_data, label):
-        apply_override(changed, text)
-    for name, given in (("validation", validation_data), ("test", test_data)):
-        if given is not None:
-            changed.tree["data"].pop(f"{name}_split", None)
-    return check_tree(changed)
-
-
-def with_given_data(spec: Any, overrides: Any, data: Any, validation_data: Any, test_data: Any,
-                    label: str | None) -> Spec:
-    """`train`'s and `tune`'s spec argument (a Spec, a path, YAML text or a mapping) loaded, with its
-    overrides and the data given in Python."""
-    from zoo.builders.spec.document import load_spec
-
-    given = data is not None or validation_data is not None or test_data is not None
-    if isinstance(spec, Spec):
-        return with_data(spec, data, validation_data, test_data, label) if given else spec
-    return load_spec(spec, [*overrides, *(data_overrides(data, validation_data, test_data, label) if given else [])])
 
 
 def _numeric(array: Any, where: str) -> np.ndarray:
@@ -606,16 +611,6 @@ def _dataset_arrays(dataset: Any, what: str) -> tuple:
     if isinstance(xs[0], dict):
         return {k: join([x[k] for x in xs]) for k in xs[0]}, join(ys)
     return join(xs), join(ys)
-
-
-def _memory(spec: Spec, path: tuple, source: dict) -> tuple:
-    entry = _MEMORY.get(source["memory"])
-    if entry is None:
-        raise spec.error(path + ("memory",), "this data was given in Python (zoo.train(spec, data=...)) and exists only "
-                         "in that process; pass it again (zoo.resume(run_dir, data=...)), or use a file source.")
-    if isinstance(entry, tuple):
-        return (*entry, None)
-    return (*_frame_arrays(spec, path, source, entry, "DataFrame", "the DataFrame"), None)
 
 
 @_builtin("npz", files=True)
@@ -716,12 +711,22 @@ def anchored(spec: Spec) -> Spec:
     return spec.replace(tree) if changed else spec
 
 
-_builtin("memory")(_memory)
 
 
-def _arrays(spec: Spec, path: tuple, source: dict) -> tuple:
-    """(x, y, class_names, given_test) from an in-memory source, with the checks every source gets."""
-    x, y, names, given_test = _source_kind(spec, path, source).read(spec, path, source)
+def _arrays(spec: Spec, path: tuple, source: Any, given: GivenData | None = None) -> tuple:
+    """(x, y, class_names, given_test) from an in-memory source, or from data given in Python (`source` is then
+    the split's name in `given`), with the checks every source gets."""
+    if given is not None:
+        entry = given.splits[source]
+        where = "the " + ("data" if source == "source" else f"{source}_data") + " given in Python"
+        if isinstance(entry, tuple):
+            x, y, names, given_test = (*entry, None)
+        else:
+            x, y, names = _frame_arrays(spec, path, {"label": given.label}, entry, "DataFrame", where)
+            given_test = None
+        source = {}
+    else:
+        x, y, names, given_test = _source_kind(spec, path, source).read(spec, path, source)
     allow_nan = bool((spec.tree.get("data") or {}).get("allow_nan"))
     columns = _feature_columns(source)
     x, y, names = _checked_rows(spec, path, x, y, names, allow_nan, columns)
@@ -925,21 +930,30 @@ def _noisy_labels(spec: Spec, y: np.ndarray, fraction: float, rng: np.random.Gen
     return noisy
 
 
-def load_data(spec: Spec, batch_size: int | None = None) -> Data:
-    """Read the `data` section into pipelines and a `DataInfo`. Errors are SpecErrors.
+def load_data(spec: Spec, batch_size: int | None = None, given: GivenData | None = None) -> Data:
+    """Read the `data` section into pipelines and a `DataInfo`, the rows from its source or from `given`
+    (data given in Python, which replaces the source and, where given, the validation and test splits).
+    Errors are SpecErrors.
 
     Loading never changes the global random state (`global_random_state_kept`)."""
     with global_random_state_kept():
-        return _load_data(spec, batch_size)
+        return _load_data(spec, batch_size, given)
 
 
-def _load_data(spec: Spec, batch_size: int | None) -> Data:
+def _load_data(spec: Spec, batch_size: int | None, given: GivenData | None = None) -> Data:
     spec = spec.resolved()
     section = spec.section("data")
-    if not section:
+    if not section and given is None:
         raise spec.error(("data",), "this command needs a `data` section (e.g. data: {source: {sklearn: digits}}).")
-    source = section["source"]
+    section = section or {}
     path = ("data", "source")
+    if given is not None:
+        return _from_arrays(spec, section, _arrays(spec, path, "source", given), "data given in Python", given)
+    if "source" not in section:
+        raise spec.error(("data",), "the data section names no source: give one (source: {sklearn: digits}), or give "
+                         "the data in Python (zoo.train(spec, data=(x, y)); a run trained that way resumes with "
+                         "zoo.resume(run_dir, data=...)).")
+    source = section["source"]
     kind = _source_kind(spec, path, source)
     if kind.read is None:  # streamed from its own files (TFDS)
         if section.get("classes") is not None:
@@ -951,7 +965,14 @@ def _load_data(spec: Spec, batch_size: int | None) -> Data:
             raise spec.error(("data", "label_noise"), "data.label_noise changes in-memory labels; a TFDS source is "
                              "streamed from its files.")
         return _load_tfds(spec, section, batch_size)
-    x, y, class_names, given_test = _arrays(spec, path, source)
+    return _from_arrays(spec, section, _arrays(spec, path, source), f"a {kind.name} source", None, batch_size)
+
+
+def _from_arrays(spec: Spec, section: dict, read: tuple, what: str, given: GivenData | None,
+                 batch_size: int | None = None) -> Data:
+    """Splits, preparation and pipelines of rows held in memory (a source's or data given in Python)."""
+    path = ("data", "source")
+    x, y, class_names, given_test = read
     classes = section.get("classes")
     if classes is not None:
         x, y = _keep_classes(spec, x, y, classes)
@@ -967,9 +988,14 @@ def _load_data(spec: Spec, batch_size: int | None) -> Data:
         splits["test"] = given_test
     for name in ("test", "validation"):
         explicit = section.get(name)
-        if explicit is not None:
+        if given is not None and name in given.splits:
+            ex, ey, _, _ = _arrays(spec, ("data", name), name, given)
+            if classes is not None:
+                ex, ey = _keep_classes(spec, ex, ey, classes)
+            splits[name] = (ex, ey)
+        elif explicit is not None:
             if isinstance(explicit, str):
-                raise spec.error(("data", name), f"a split name such as {explicit!r} needs a TFDS source; for a {kind.name} source give a source mapping or use {name}_split.")
+                raise spec.error(("data", name), f"a split name such as {explicit!r} needs a TFDS source; for {what} give a source mapping or use {name}_split.")
             ex, ey, _, _ = _arrays(spec, ("data", name), explicit)
             if classes is not None:
                 ex, ey = _keep_classes(spec, ex, ey, classes)

@@ -29,7 +29,7 @@ import numpy as np
 
 from zoo._keras import learning_rate_object
 from zoo.batches import EpochOfBatches, batch_size_of, rebatch
-from zoo.builders.data.load import Data, grows_batches, load_data
+from zoo.builders.data.load import Data, GivenData, grows_batches, load_data
 from zoo.builders.run.model import build_model, label_form, reconstructs
 from zoo.builders.spec.document import Spec
 from zoo.builders.spec.errors import SpecError, closest
@@ -224,7 +224,7 @@ def distribution_strategy(spec: Spec) -> Any:
 
 
 def build_plan(spec: Spec, hp: Any = None, *, log_dir: Path | None = None, data_cache: dict | None = None,
-               files_dir: Path | None = None) -> RunPlan:
+               files_dir: Path | None = None, given: GivenData | None = None) -> RunPlan:
     """The plan for one fit of `spec`, with each marker's value from `hp` (its default when None).
 
     Args:
@@ -234,12 +234,13 @@ def build_plan(spec: Spec, hp: Any = None, *, log_dir: Path | None = None, data_
         data_cache: a dict shared between plans, so a search loads each distinct `data` section once.
         files_dir: where the spec's callbacks write the files their path arguments name (a run's
             `callbacks/` folder); None: a temporary folder removed when the process exits.
+        given: data given in Python (`given_data`), in place of the spec's source.
 
     Raises:
         SpecError: for every problem knowable before the first batch, at the spec line it comes from.
     """
     try:
-        return _build_plan(spec, hp, log_dir, data_cache, files_dir)
+        return _build_plan(spec, hp, log_dir, data_cache, files_dir, given)
     except SpecError:
         raise
     except (ValueError, TypeError) as error:  # a Keras constructor that complained far from its argument
@@ -268,14 +269,15 @@ def _check_runtime(spec: Spec) -> None:
                          "compile; jit_compile: true asks for XLA. Give one of them.")
 
 
-def _build_plan(spec: Spec, hp: Any, log_dir: Path | None, data_cache: dict | None, files_dir: Path | None) -> RunPlan:
+def _build_plan(spec: Spec, hp: Any, log_dir: Path | None, data_cache: dict | None, files_dir: Path | None,
+                given: GivenData | None) -> RunPlan:
     spec = spec.resolved(hp)
     _check_output(spec)
     _check_runtime(spec)
     strategy = distribution_strategy(spec)
     distribution = apply_distribution(spec)
     apply_runtime(spec)
-    data = _data(spec, data_cache)
+    data = _data(spec, data_cache, given)
     if distribution is not None:
         import jax
 
@@ -295,19 +297,20 @@ def _build_plan(spec: Spec, hp: Any, log_dir: Path | None, data_cache: dict | No
     return RunPlan(spec, data, model, callbacks, epochs, _class_weight(spec, data), files)
 
 
-def _data(spec: Spec, cache: dict | None) -> Data:
+def _data(spec: Spec, cache: dict | None, given: GivenData | None = None) -> Data:
     if cache is None:
-        return load_data(spec)
-    key = json.dumps(spec.tree.get("data"), sort_keys=True, default=str) + f"|{spec.seed}|{grows_batches(spec)}"
+        return load_data(spec, given=given)
+    key = (json.dumps(spec.tree.get("data"), sort_keys=True, default=str) + f"|{spec.seed}|{grows_batches(spec)}"
+           + f"|{json.dumps(given.digests, sort_keys=True) if given is not None else ''}")
     if key not in cache:
-        cache[key] = load_data(spec)
+        cache[key] = load_data(spec, given=given)
     return cache[key]
 
 
 # -- validation: the plan's dry run -------------------------------------------------------------
 
 
-def validate(spec: Spec, data_cache: dict | None = None, step: bool = True) -> list[str]:
+def validate(spec: Spec, data_cache: dict | None = None, step: bool = True, given: GivenData | None = None) -> list[str]:
     """Everything that can fail before the run is under way, for `zoo validate` (and before any search).
 
     The plan is built at every marker's default and takes its first step there (`first_step`: one
@@ -324,8 +327,8 @@ def validate(spec: Spec, data_cache: dict | None = None, step: bool = True) -> l
     logged, has_validation = None, False
     try:
         for label, hp in _marker_variants(spec):
-            if spec.section("data"):
-                plan = build_plan(spec, hp, data_cache=cache)
+            if spec.section("data") or given is not None:
+                plan = build_plan(spec, hp, data_cache=cache, given=given)
                 if hp is None:
                     logged, has_validation = logged_names(plan.model, plan.data), plan.data.validation is not None
                     if step:
@@ -636,7 +639,7 @@ def _fit_data(spec: Spec, model: keras.Model, data: Data) -> Data:
 
 def _one_hot(spec: Spec, data: Data) -> bool:
     """Whether the run feeds one-hot labels: `data.labels: one_hot`, or `auto` with a loss that takes them."""
-    asked = spec.tree["data"].get("labels", "auto")
+    asked = (spec.tree.get("data") or {}).get("labels", "auto")
     classes = data.info.task in ("binary", "multiclass")
     if asked == "one_hot" and not classes:
         raise spec.error(("data", "labels"), f"one_hot encodes class labels; this data's targets are {data.info.task} targets.")

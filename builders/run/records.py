@@ -266,7 +266,8 @@ def write_model_card(run_dir: Path, spec, model, data, metrics: dict, classes: d
         "",
         "## Data",
         "",
-        f"- Source: `{json.dumps(source, default=str)}`",
+        f"- Source: `{json.dumps(source, default=str)}`" if source else "- Source: data given in Python (`given_data.json` "
+        "holds each split's fingerprint)",
         f"- Task: {info.task}" + (f", {info.num_classes} classes" if info.num_classes else ""),
         f"- Input shape: {list(info.input_shape) if not isinstance(info.input_shape, dict) else info.input_shape}",
         "- Rows per split: " + ", ".join(f"{k} {v}" for k, v in info.sizes.items()),

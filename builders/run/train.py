@@ -23,6 +23,7 @@ A run directory holds (each file written atomically, with the permissions the um
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from typing import Any, Sequence
 import keras
 import numpy as np
 
-from zoo.builders.data.load import Data, anchored, with_data, with_given_data as _with_given_data
+from zoo.builders.data.load import Data, GivenData, anchored, given_data, spec_for_given
 from zoo.builders.run.files import atomic_path, write_json, write_text
 from zoo.builders.run.history import SETTINGS, CallbackState, HistoryFile, read_history, tensorboard
 from zoo.builders.run.plan import RunPlan, build_plan, callback_files_dir
@@ -119,25 +120,51 @@ def train(
         quiet: one line per epoch instead of Keras's progress bar (`verbose=2`).
         verbose: Keras's fit verbosity: "auto" (a progress bar), 2 (one line per epoch), 0 (nothing).
     """
-    spec = _with_given_data(spec, overrides, data, validation_data, test_data, label)
+    given = given_data(data, validation_data, test_data, label)  # checked before the spec is read
+    spec = spec_for_given(loaded_spec(spec, overrides), given)
     spec = anchored(spec.resolved())  # each marker takes its default; files by absolute path
     check_name(spec.name, "the run name")
     text = spec.to_yaml()
     path = Path(run_dir) if run_dir is not None else _stamped_path(spec)
     with _policy_kept():
-        plan = build_plan(spec, log_dir=_log_dir(spec, path), files_dir=callback_files_dir(path))  # every spec problem is raised here
-        directory = _claim(spec, path, text, fresh=run_dir is None)
+        plan = build_plan(spec, log_dir=_log_dir(spec, path), files_dir=callback_files_dir(path),
+                          given=given)  # every spec problem is raised here
+        directory = _claim(spec, path, text + _given_text(given), fresh=run_dir is None)
         with directory:
             manifest = directory.manifest()
             if manifest["state"] == "complete":
                 raise RunError(f"{path} already holds a finished run; choose another directory.")
-            if manifest["spec"] != fingerprint(text):
-                raise RunError(f"{path} holds an unfinished run of another spec: continue it with "
+            if manifest["spec"] != fingerprint(text + _given_text(given)):
+                raise RunError(f"{path} holds an unfinished run of another spec or other data: continue it with "
                                f"`zoo train --resume {path}` (it uses its own spec), or choose another directory.")
             if not (path / "spec.yaml").exists():
+                if given is not None:
+                    write_json(path / GIVEN_DATA, {"label": given.label, "digests": given.digests})
                 write_text(path / "spec.yaml", text)
             write_run_record(path, spec.source)
-            return _execute(plan, directory, 2 if quiet else verbose)
+            return _execute(plan, directory, 2 if quiet else verbose, given)
+
+
+GIVEN_DATA = "given_data.json"  # a run trained on data given in Python: each split's fingerprint, for its resume
+
+
+def loaded_spec(spec: Spec | str | Path | dict, overrides: Sequence[str] = ()) -> Spec:
+    """`train`'s and `tune`'s spec argument (a Spec, a path, YAML text or a mapping) loaded, with its overrides."""
+    if isinstance(spec, Spec):
+        if overrides:
+            from zoo.builders.spec.document import apply_override, check_tree
+
+            spec = spec.replace(__import__("copy").deepcopy(spec.tree))
+            for text in overrides:
+                apply_override(spec, text)
+            return check_tree(spec)
+        return spec
+    return load_spec(spec, overrides)
+
+
+def _given_text(given: GivenData | None) -> str:
+    """What the directory's fingerprint adds for data given in Python: a run is of its spec and its data."""
+    return "" if given is None else "\n# given data: " + json.dumps(given.digests, sort_keys=True)
 
 
 def resume(run_dir: str | Path, quiet: bool = False, verbose: int | str = "auto", *, data: Any = None,
@@ -150,16 +177,34 @@ def resume(run_dir: str | Path, quiet: bool = False, verbose: int | str = "auto"
         if not (directory.path / "spec.yaml").exists():
             raise RunError(f"{directory.path} has no spec.yaml: the run never started; start it again with zoo train.")
         spec = load_spec(directory.path / "spec.yaml").resolved()
-        if data is not None or validation_data is not None or test_data is not None:
-            given = with_data(spec, data, validation_data, test_data, label).tree["data"]
-            for name in ("source", "validation", "test"):
-                if given.get(name) != spec.tree["data"].get(name):
-                    raise RunError(f"the {name} data given differs from the data {directory.path} was trained on; "
-                                   "resume it with the same arrays.")
+        given = given_data(data, validation_data, test_data, label)
+        _check_same_data(directory.path, given)
         with _policy_kept():
-            plan = build_plan(spec, log_dir=_log_dir(spec, directory.path), files_dir=callback_files_dir(directory.path))
+            plan = build_plan(spec, log_dir=_log_dir(spec, directory.path), files_dir=callback_files_dir(directory.path),
+                              given=given)
             write_run_record(directory.path, spec.source, resumed=True)
-            return _execute(plan, directory, 2 if quiet else verbose)
+            return _execute(plan, directory, 2 if quiet else verbose, given)
+
+
+def _check_same_data(run_dir: Path, given: GivenData | None) -> None:
+    """A run trained on data given in Python resumes only on the same data; a run of a source, only on its source."""
+    recorded = None
+    if (run_dir / GIVEN_DATA).exists():
+        try:
+            recorded = json.loads((run_dir / GIVEN_DATA).read_text())["digests"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise RunError(f"{run_dir / GIVEN_DATA} is damaged: the data the run was trained on cannot be told.") from None
+    if recorded is None and given is not None:
+        raise RunError(f"{run_dir} was trained on its spec's data source, not on data given in Python; resume it "
+                       "without data=.")
+    if recorded is not None and given is None:
+        raise RunError(f"{run_dir} was trained on data given in Python, which exists only in that process: resume it "
+                       "with zoo.resume(run_dir, data=...) and the same arrays.")
+    if recorded is not None and given.digests != recorded:
+        changed = sorted(set(recorded) ^ set(given.digests) | {k for k in recorded if given.digests.get(k) != recorded[k]})
+        names = {"source": "data", "validation": "validation_data", "test": "test_data"}
+        raise RunError(f"the {', '.join(names.get(k, k) for k in changed)} given differ from what {run_dir} was trained "
+                       "on; resume it with the same arrays.")
 
 
 @contextlib.contextmanager
@@ -194,7 +239,7 @@ def _claim(spec: Spec, path: Path, text: str, fresh: bool) -> OwnedDirectory:
     raise RunError(f"cannot find a free run directory beside {path}.")
 
 
-def _execute(plan: RunPlan, directory: OwnedDirectory, verbose: int | str) -> RunResult:
+def _execute(plan: RunPlan, directory: OwnedDirectory, verbose: int | str, given: GivenData | None = None) -> RunResult:
     """Fit (or, after a kill while finishing, only finish) and write the run's results.
 
     The order is what makes a kill at any moment safe: history and backup after every
@@ -230,7 +275,7 @@ def _execute(plan: RunPlan, directory: OwnedDirectory, verbose: int | str) -> Ru
     history = {key: [row.get(key) for row in rows] for key in dict.fromkeys(k for r in rows for k in r if k != "epoch")}
     metrics = _summary(model, history, plan.data, epochs_run=len(rows), wall_time=wall_time)
     write_json(run_dir / "history.json", history)
-    write_json(run_dir / "data.json", _data_facts(plan))
+    write_json(run_dir / "data.json", _data_facts(plan, given))
     output = plan.spec.tree["output"]
     if output["plots"]:
         plot_curves(history, run_dir / "curves.png", metrics.get("best_epoch"))
@@ -246,9 +291,10 @@ def _execute(plan: RunPlan, directory: OwnedDirectory, verbose: int | str) -> Ru
     return RunResult(run_dir, history, metrics, model, len(rows), wall_time)
 
 
-def _data_facts(plan: RunPlan) -> dict:
+def _data_facts(plan: RunPlan, given: GivenData | None = None) -> dict:
     """What predict and evaluate need to read new rows as training read them."""
-    info, source = plan.data.info, plan.spec.tree["data"]["source"]
+    info = plan.data.info
+    source = {"label": given.label} if given is not None else plan.spec.tree["data"].get("source") or {}
     shape = ({k: list(v) for k, v in info.input_shape.items()} if isinstance(info.input_shape, dict)
              else list(info.input_shape))
     return {"input_shape": shape, "task": info.task, "num_classes": info.num_classes, "class_names": info.class_names,

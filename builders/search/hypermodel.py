@@ -15,7 +15,7 @@ from typing import Sequence
 import keras
 import keras_tuner
 
-from zoo.builders.data.load import Data
+from zoo.builders.data.load import Data, GivenData
 from zoo.builders.run.plan import build_plan, distribution_strategy
 from zoo.builders.spec.document import Spec, load_spec
 from zoo.callbacks import AtomicBackupAndRestore, make_trainable_later
@@ -42,12 +42,13 @@ class SpecHyperModel(keras_tuner.HyperModel):
         self.verbose = verbose
         self.data_cache: dict[str, Data] = {}  # each distinct `data` section loaded once per search
         self.files_dir: Path | None = None  # where the spec's callbacks write (zoo tune: the search's callbacks/)
+        self.given: GivenData | None = None  # data given in Python (zoo.tune(spec, data=...)), for every trial
         self._plans: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> the plan that built it
 
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
         """The trial's model: the run plan for the spec with `hp`'s values (the seed and precision policy
         applied, so every trial starts alike)."""
-        plan = build_plan(self.spec, hp, data_cache=self.data_cache, files_dir=self.files_dir)
+        plan = build_plan(self.spec, hp, data_cache=self.data_cache, files_dir=self.files_dir, given=self.given)
         strategy = distribution_strategy(plan.spec)
         with strategy.scope() if strategy is not None else contextlib.nullcontext():  # where the model's variables are
             # Built now, so Hyperband's promoted trials load their optimizer state with their weights.
@@ -58,8 +59,8 @@ class SpecHyperModel(keras_tuner.HyperModel):
     def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, *args, **kwargs):
         plan = self._plans.pop(model, None)
         if plan is None:  # a model this hypermodel did not build: plan it for these values
-            plan = dataclasses.replace(build_plan(self.spec, hp, data_cache=self.data_cache, files_dir=self.files_dir),
-                                       model=model)
+            plan = dataclasses.replace(build_plan(self.spec, hp, data_cache=self.data_cache, files_dir=self.files_dir,
+                                                  given=self.given), model=model)
         given = list(kwargs.pop("callbacks", None) or [])
         callbacks = [keras.callbacks.TerminateOnNaN()]
         trial_dir = _trial_dir(given)

@@ -31,12 +31,13 @@ import keras
 import keras_tuner
 import numpy as np
 
-from zoo.builders.data.load import anchored, with_given_data as _with_given_data
+from zoo.builders.data.load import anchored, given_data, spec_for_given
 from zoo.builders.run.files import write_json, write_text
 from zoo.builders.run.history import tensorboard
 from zoo.builders.run.plan import build_plan, callback_files_dir, distribution_strategy, logged_names, validate
 from zoo.builders.run.plots import plot_search
 from zoo.builders.run.rundir import MANIFEST, OwnedDirectory, check_name
+from zoo.builders.run.train import loaded_spec
 from zoo.builders.search import _keras_tuner
 from zoo.builders.search.distributed import WorkerLeases, distributed, is_chief
 from zoo.builders.search.hypermodel import SpecHyperModel, build_hypermodel
@@ -57,7 +58,7 @@ def make_tuner(spec: Spec, hypermodel: SpecHyperModel, logged: set[str] | None =
     spec's search directory (which the caller owns: KerasTuner never overwrites it); with `report`, one
     line per finished trial goes to it (`TrialLines`)."""
     if logged is None:  # what training logs, for the objective: the plan at the defaults says
-        plan = build_plan(spec, data_cache=hypermodel.data_cache)
+        plan = build_plan(spec, data_cache=hypermodel.data_cache, given=hypermodel.given)
         logged, has_validation = logged_names(plan.model, plan.data), plan.data.validation is not None
         keras.backend.clear_session()
     cls, settings = tuner_settings(spec, logged, has_validation)
@@ -327,12 +328,17 @@ def tune(
     Raises:
         SpecError: a problem in the spec. RunError: the directory is not ours or in use, or no trial finished.
     """
-    spec = anchored(_with_given_data(spec, overrides, data, validation_data, test_data, label))  # best.yaml finds the files
+    given = given_data(data, validation_data, test_data, label)
+    spec = anchored(spec_for_given(loaded_spec(spec, overrides), given))  # best.yaml finds the files
     if not spec.markers:
         raise spec.error(("tune",), "the spec has no {hp: ...} markers, so there is nothing to search.")
+    if given is not None and distributed():
+        raise RunError("data given in Python exists only in this process; a distributed search's workers need a data "
+                       "source in the spec (a file they can read).")
     hypermodel = build_hypermodel(spec, verbose=verbose)
+    hypermodel.given = given
     if is_chief():
-        validate(spec, data_cache=hypermodel.data_cache)
+        validate(spec, data_cache=hypermodel.data_cache, given=given)
     else:  # the chief validates the whole space; a worker checks that it can build the plan here (its data, its files)
         build_plan(spec, data_cache=hypermodel.data_cache)
         keras.backend.clear_session()

@@ -81,7 +81,8 @@ _SPLIT = {
 SOURCE_SCHEMA = {  # the `source` definition; data.register_source adds a user's sources to its properties
     "description": (
         "a data source: {sklearn: NAME}, {tfds: NAME}, {csv: PATH, label: COLUMN}, "
-        "{parquet: PATH, label: COLUMN}, {npz: PATH}, {mnist1d: {...}}, or {memory: KEY} for data given in Python"
+        "{parquet: PATH, label: COLUMN}, {npz: PATH}, {mnist1d: {...}}, or a registered source "
+        "(data given in Python, zoo.train(spec, data=...), needs none)"
     ),
     "type": "object",
     "properties": {
@@ -106,8 +107,6 @@ SOURCE_SCHEMA = {  # the `source` definition; data.register_source adds a user's
             "description": "the npz key of the inputs, or {input name: key} to feed a graph's named inputs",
             "oneOf": [{"type": "string"}, {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string"}}],
         },
-        "memory": {"type": "string", "pattern": "^[0-9a-f]{16}$",
-                   "description": "arrays given in Python (zoo.train(spec, data=...)); written by the API, not by hand"},
         "y": {"type": "string"},
         "input_key": {"type": "string"},
         "label_key": {"type": "string"},
@@ -194,7 +193,7 @@ SCHEMA: dict[str, Any] = {
                  "description": "an integer from 0 to 2**32 - 1 (NumPy's and TensorFlow's seed range)"},
         "data": {
             "type": "object",
-            "required": ["source"],
+            # `source` may be absent when the data is given in Python; a run without either is refused by load_data.
             "additionalProperties": False,
             "properties": {
                 "source": {"$ref": "#/$defs/source"},

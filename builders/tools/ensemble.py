@@ -43,8 +43,8 @@ def _rows(spec, data_source: dict | None) -> tuple[str, np.ndarray, np.ndarray, 
         tree = {key: value for key, value in spec.tree.items() if key not in ("data", "pretrain", "transfer", "tune")}
         tree["data"] = {"batch_size": spec.tree["data"]["batch_size"], "source": data_source}
         spec = load_spec(tree).resolved()
-    if "memory" in (spec.get("data", "source") or {}):
-        raise RunError("a run trained on arrays given in Python cannot reload its data; pass --data.")
+    if not spec.get("data", "source"):
+        raise RunError("a run trained on data given in Python cannot reload its data; pass --data.")
     data = load_data(spec)
     split = "train" if data_source is not None else "test" if data.test is not None else "validation"
     if split not in data.arrays:

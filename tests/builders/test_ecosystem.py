@@ -213,8 +213,9 @@ def test_train_takes_arrays_a_dataframe_and_a_tf_dataset(tmp_path):
     assert arrays.metrics["final_val_accuracy"] > 0.8 and arrays.model.output_shape == (None, 3)
     assert set(arrays.paths) >= {"model.keras", "metrics.json", "MODEL_CARD.md", "history.csv"}
     assert arrays.history["val_accuracy"][-1] == arrays.metrics["final_val_accuracy"]
-    # the spec records where the data came from; it was checked and normalized like a file source
-    assert "memory" in (tmp_path / "a" / "spec.yaml").read_text()
+    # the data went straight into the plan: the spec the run wrote names no source, given_data.json fingerprints it
+    assert "source" not in yaml_of(tmp_path / "a" / "spec.yaml")["data"]
+    assert set(json.loads((tmp_path / "a" / "given_data.json").read_text())["digests"]) == {"source", "validation"}
 
     frame = pd.DataFrame(x, columns=["sepal_l", "sepal_w", "petal_l", "petal_w"])
     frame["species"] = np.array(["setosa", "versicolor", "virginica"])[y]
@@ -248,7 +249,6 @@ def test_data_in_memory_gets_the_checks_file_sources_get(tmp_path):
 def test_a_run_of_data_in_memory_resumes_with_the_same_data_only(tmp_path, capsys, monkeypatch):
     import keras
 
-    from zoo.builders.data.load import _MEMORY
     from zoo.builders.run import plan as plan_module
 
     class CtrlC(keras.callbacks.Callback):  # the run is stopped after its second epoch, as Ctrl-C would stop it
@@ -263,11 +263,12 @@ def test_a_run_of_data_in_memory_resumes_with_the_same_data_only(tmp_path, capsy
         patch.setattr(plan_module.RunPlan, "fit", lambda self, callbacks, **kw: fit(self, callbacks + [CtrlC()], **kw))
         with pytest.raises(KeyboardInterrupt):
             zoo.train(API_SPEC, data=(x, y), run_dir=run_dir, verbose=0)
-    _MEMORY.clear()  # a new process: the arrays are gone
-    refused = call_zoo(capsys, "train", "--resume", str(run_dir))
-    assert refused.returncode == 2 and "given in Python" in refused.stderr
-    with pytest.raises(RunError, match="differs from the data"):
+    refused = call_zoo(capsys, "train", "--resume", str(run_dir))  # the CLI has no arrays to give
+    assert refused.returncode == 1 and "given in Python" in refused.stderr
+    with pytest.raises(RunError, match="the data given differ from what"):
         resume(run_dir, data=(x[:100], y[:100]), verbose=0)
+    with pytest.raises(RunError, match="validation_data given differ"):
+        resume(run_dir, data=(x, y), validation_data=(x[:10], y[:10]), verbose=0)
     done = resume(run_dir, data=(x, y), verbose=0)
     assert done.epochs_run == 15
 
@@ -324,7 +325,7 @@ def test_tune_takes_data_in_memory_too(tmp_path):
     summary = zoo.tune(spec, data=(x, y), report=lambda *_: None)
     assert summary["counts"] == {"COMPLETED": 2}
     best = yaml_of(tmp_path / "in_memory" / "best.yaml")
-    assert "memory" in best["data"]["source"]
+    assert "source" not in best["data"]  # trained again with zoo.train(best, data=...)
 
 
 def yaml_of(path):
@@ -359,3 +360,20 @@ def test_an_unreachable_mlflow_server_is_a_run_error(tmp_path):
     with pytest.raises(RunError, match=f"MLflow refused http://127.0.0.1:{port}"):
         train(load_spec(DIGITS_SPEC, [f"output.mlflow={{tracking_uri: 'http://127.0.0.1:{port}'}}"]),
               run_dir=tmp_path / "run", verbose=0)
+
+
+def test_data_given_in_python_needs_no_data_section_and_no_store(tmp_path):
+    from zoo.builders.spec.schema import SOURCE_SCHEMA
+
+    x, y = _iris()
+    spec = {key: value for key, value in API_SPEC.items() if key != "data"}
+    result = zoo.train({**spec, "train": {**spec["train"], "epochs": 2}}, data=(x, y), run_dir=tmp_path / "run", verbose=0)
+    assert result.metrics["epochs_run"] == 2 and yaml_of(tmp_path / "run" / "spec.yaml")["data"]["batch_size"] == 32
+    assert "memory" not in SOURCE_SCHEMA["properties"]  # nothing in the spec language that users must not write
+    with pytest.raises(SpecError, match="give the training rows too"):
+        zoo.train(spec, validation_data=(x, y), run_dir=tmp_path / "never")
+    with pytest.raises(SpecError, match="needs a `data` section"):
+        zoo.train(spec, run_dir=tmp_path / "never")
+    with pytest.raises(SpecError, match="names no source"):
+        zoo.train({**spec, "data": {"batch_size": 8}}, run_dir=tmp_path / "never")
+    assert not (tmp_path / "never").exists()

@@ -40,7 +40,7 @@ def blobs():
 
 
 def test_the_built_in_sources_are_registry_entries():
-    assert list(SOURCES)[:7] == ["sklearn", "tfds", "csv", "parquet", "npz", "mnist1d", "memory"]
+    assert list(SOURCES)[:6] == ["sklearn", "tfds", "csv", "parquet", "npz", "mnist1d"]
     assert [k for k, v in SOURCES.items() if v.files] == ["csv", "parquet", "npz"]
     assert SOURCES["tfds"].read is None  # streamed from its own files
 
