@@ -58,6 +58,7 @@ _API = {
     "SpecHyperModel": "zoo.builders.search.hypermodel",
     "build_hypermodel": "zoo.builders.search.hypermodel",
     "register_source": "zoo.builders.data.load",
+    "register_tuner": "zoo.builders.spec.tuners",
 }
 
 __all__ = sorted([*_MODULES, *_API, "register_all"])

@@ -1,9 +1,17 @@
-"""The `tune` section's tuner: which KerasTuner tuners a spec can name, and their arguments and objective
-checked without constructing one (a KerasTuner tuner creates its directory when constructed)."""
+"""The tuners a spec's `tune.tuner` can name: a registry, as layers and data sources have one.
+
+Each built-in tuner is one module of this package (`random_search.py`, `grid_search.py`, `hyperband.py`,
+`bayesian_optimization.py`) that registers a `TunerKind`: the KerasTuner class and the rules of its own
+that the `tune` section must follow. A user's own `keras_tuner.Tuner` subclass is registered from their
+code with `zoo.register_tuner` and named in specs like the built-ins. `tuner_settings` checks a spec's
+tuner, its arguments and the objective without constructing the tuner (a KerasTuner tuner creates its
+directory when constructed), so `zoo validate` needs no search.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import keras_tuner
 
@@ -11,9 +19,73 @@ from zoo.builders.spec.document import Spec
 from zoo.builders.spec.errors import closest
 from zoo.builders.spec.resolve import check_arguments, split_component
 
-__all__ = ["TUNERS", "SCHEMA_TUNE_KEYS", "SHARED_WITH_TUNER", "tuner_settings"]
+__all__ = ["TunerKind", "TUNERS", "register_tuner", "SCHEMA_TUNE_KEYS", "SHARED_WITH_TUNER", "tuner_settings"]
 
-TUNERS = ("RandomSearch", "GridSearch", "Hyperband", "BayesianOptimization")
+
+@dataclass(frozen=True)
+class TunerKind:
+    """A tuner a spec can name.
+
+    Attributes:
+        name: the name in `tune.tuner`.
+        tuner: the `keras_tuner.Tuner` subclass.
+        check: its own rules, `check(spec, section, path)` with the tune section as the run reads it (the
+            tuner's mapping merged in) and the path of `tune.tuner`; raises the spec's errors. None: no rules.
+        user: registered by a user (`register_tuner`), not built in.
+    """
+
+    name: str
+    tuner: type
+    check: Callable[[Spec, dict, tuple], None] | None = None
+    user: bool = False
+
+
+TUNERS: dict[str, TunerKind] = {}
+
+
+def register_tuner(name: str, tuner: type | None = None, *, check: Callable | None = None, replace: bool = False):
+    """Register a `keras_tuner.Tuner` subclass as a tuner a spec names in `tune.tuner: {NAME: {arguments}}`.
+
+    Its constructor arguments are checked against its signature, as every component's are; keras-zoo
+    gives it the hypermodel, objective, directory, project name, seed and the tune section's settings.
+    A registered tuner exists in the process that registered it: name it in searches you start from
+    Python (`zoo.tune`) after the registration.
+
+    Args:
+        name: a Python identifier, not a built-in tuner's name.
+        tuner: the class; omitted, `register_tuner(name)` is a class decorator.
+        check: optional rules of its own, `check(spec, section, path)` (see `TunerKind`).
+        replace: allow registering `name` again (a user's tuner only).
+
+    Example:
+        >>> @zoo.register_tuner("Patient")
+        ... class Patient(keras_tuner.RandomSearch):
+        ...     pass
+        >>> zoo.tune("spec.yaml", ["tune.tuner={Patient: {max_trials: 4}}"])
+    """
+    import keyword
+
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise ValueError(f"register_tuner: a tuner name is a Python identifier; got {name!r}.")
+    if name in TUNERS and not TUNERS[name].user:
+        raise ValueError(f"register_tuner: {name!r} is a built-in tuner ({', '.join(k for k, v in TUNERS.items() if not v.user)}); "
+                         "choose another name.")
+    if name in TUNERS and not replace:
+        raise ValueError(f"register_tuner: {name!r} is registered already; pass replace=True to register it again.")
+
+    def add(cls: type) -> type:
+        if not (isinstance(cls, type) and issubclass(cls, keras_tuner.Tuner)):
+            raise ValueError(f"register_tuner: {name!r} needs a keras_tuner.Tuner subclass; got {cls!r}.")
+        TUNERS[name] = TunerKind(name, cls, check, user=True)
+        return cls
+
+    return add(tuner) if tuner is not None else add
+
+
+def builtin(kind: TunerKind) -> TunerKind:
+    """Register a built-in tuner (its module calls this)."""
+    TUNERS[kind.name] = kind
+    return kind
 
 
 def tuner_settings(spec: Spec, logged: set[str] | None, has_validation: bool) -> tuple[type, dict[str, Any]]:
@@ -31,8 +103,9 @@ def tuner_settings(spec: Spec, logged: set[str] | None, has_validation: bool) ->
     path = ("tune", "tuner")
     name, arguments = split_component(section["tuner"], spec, path, "a tuner")
     if name not in TUNERS:
-        raise spec.error(path, f"unknown tuner {name!r}; the tuners are {', '.join(TUNERS)}.", closest(name, TUNERS))
-    cls = getattr(keras_tuner, name)
+        raise spec.error(path, f"unknown tuner {name!r}; the tuners are {', '.join(TUNERS)}.", closest(name, list(TUNERS)))
+    kind = TUNERS[name]
+    cls = kind.tuner
     arguments = dict(arguments)
     for key in SHARED_WITH_TUNER:  # KerasTuner's constructor takes them; so does the tune section
         if key in arguments:
@@ -68,10 +141,9 @@ def tuner_settings(spec: Spec, logged: set[str] | None, has_validation: bool) ->
         "max_retries_per_trial": section["max_retries_per_trial"],
         "max_consecutive_failed_trials": section["max_consecutive_failed_trials"],
     }
+    if kind.check is not None:
+        kind.check(spec, {**section, **arguments}, path + (name,))
     if "max_trials" in section:
-        if name == "Hyperband":
-            raise spec.error(("tune", "max_trials"), "Hyperband sets its own number of trials from max_epochs, factor "
-                             "and hyperband_iterations; use max_time to bound it.")
         settings["max_trials"] = section["max_trials"]
     settings.update(arguments)
     return cls, settings
@@ -83,3 +155,10 @@ SHARED_WITH_TUNER = ("objective", "max_trials", "executions_per_trial", "max_ret
 
 SCHEMA_TUNE_KEYS = ("objective", "executions_per_trial", "max_retries_per_trial", "max_consecutive_failed_trials",
                     "max_trials", "directory", "project_name")
+
+
+# The built-in tuners, one module each; they register themselves (after the names above exist).
+from zoo.builders.spec.tuners import random_search  # noqa: E402,F401 - in this order in messages
+from zoo.builders.spec.tuners import grid_search  # noqa: E402,F401
+from zoo.builders.spec.tuners import hyperband  # noqa: E402,F401
+from zoo.builders.spec.tuners import bayesian_optimization  # noqa: E402,F401
