@@ -6,7 +6,7 @@ import argparse
 from dataclasses import dataclass
 from typing import Callable
 
-__all__ = ["Command", "EXIT_OK", "EXIT_ERROR", "EXIT_SPEC_ERROR", "EXIT_INTERRUPTED", "EXIT_CODES"]
+__all__ = ["Command", "EXIT_OK", "EXIT_ERROR", "EXIT_SPEC_ERROR", "EXIT_INTERRUPTED", "EXIT_CODES", "number"]
 
 EXIT_OK, EXIT_ERROR, EXIT_SPEC_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -35,3 +35,25 @@ class Command:
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
     light: bool = False
+
+
+def number(kind: type = float, low: float | None = None, high: float | None = None, above: bool = False):
+    """An argparse `type=` for a finite number within bounds: `number(int, 1)` is an integer >= 1,
+    `number(float, 0, above=True)` a float > 0. A value outside is argparse's own error (exit 2), naming it."""
+    import math
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if low is not None and (value <= low if above else value < low):
+            raise argparse.ArgumentTypeError(f"{text} is too small: give a number {'>' if above else '>='} {low:g}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"{text} is too large: give a number <= {high:g}")
+        return value
+
+    parse.__name__ = "integer" if kind is int else "number"
+    return parse

@@ -6,17 +6,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from zoo.builders.cli.command import Command, EXIT_SPEC_ERROR
+from zoo.builders.cli.command import Command, EXIT_SPEC_ERROR, number
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec")
     parser.add_argument("overrides", nargs="*")
-    parser.add_argument("--epochs", type=int, default=3, help="epochs of training before the 'after' checks (default 3)")
-    parser.add_argument("--baseline-error", type=float, default=0.0, help="the error a good model reaches (default 0)")
-    parser.add_argument("--tolerance", type=float, default=0.02, help="how far above baseline counts as high (default 0.02)")
+    parser.add_argument("--epochs", type=number(int, 1), default=3, help="epochs of training before the 'after' checks (default 3)")
+    parser.add_argument("--baseline-error", type=number(float, 0), default=0.0, help="the error a good model reaches (default 0)")
+    parser.add_argument("--tolerance", type=number(float, 0, above=True), default=0.02, help="how far above baseline counts as high (default 0.02)")
     parser.add_argument("--run-dir", metavar="DIR", help="write here instead of runs/<name>/doctor-<timestamp>/")
-    parser.add_argument("--gradcheck", type=int, nargs="?", const=20, metavar="N",
+    parser.add_argument("--gradcheck", type=number(int, 1), nargs="?", const=20, metavar="N",
                         help="also check N weights' gradients (default 20) against central finite differences")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from zoo.builders.cli.command import Command
+from zoo.builders.cli.command import Command, number
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,8 +13,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*")
     parser.add_argument("--sizes", type=float, nargs="+", metavar="N", help="training rows (whole numbers) or fractions "
                         "in (0, 1] of the training split (default 0.1 0.2 0.4 0.7 1.0)")
-    parser.add_argument("--baseline-error", type=float, default=0.0, help="the error a good model reaches (default 0)")
-    parser.add_argument("--tolerance", type=float, default=0.02, help="how far above baseline counts as high (default 0.02)")
+    parser.add_argument("--baseline-error", type=number(float, 0), default=0.0, help="the error a good model reaches (default 0)")
+    parser.add_argument("--tolerance", type=number(float, 0, above=True), default=0.02, help="how far above baseline counts as high (default 0.02)")
     parser.add_argument("--run-dir", metavar="DIR", help="write here instead of runs/<name>/learning-curve-<timestamp>/")
 
 

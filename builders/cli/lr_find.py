@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from zoo.builders.cli.command import Command, EXIT_SPEC_ERROR
+from zoo.builders.cli.command import Command, EXIT_SPEC_ERROR, number
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec")
     parser.add_argument("overrides", nargs="*")
-    parser.add_argument("--min-lr", type=float, default=1e-6)
-    parser.add_argument("--max-lr", type=float, default=1.0)
-    parser.add_argument("--steps", type=int, default=100, help="batches in the sweep (default 100)")
+    parser.add_argument("--min-lr", type=number(float, 0, above=True), default=1e-6)
+    parser.add_argument("--max-lr", type=number(float, 0, above=True), default=1.0)
+    parser.add_argument("--steps", type=number(int, 5), default=100, help="batches in the sweep (default 100)")
     parser.add_argument("--run-dir", metavar="DIR", help="write here instead of runs/<name>/lr-find-<timestamp>/")
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from zoo.builders.cli.command import Command
+from zoo.builders.cli.command import Command, number
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("names", nargs="+", metavar="NAME", help="experiment names, or all")
-    parser.add_argument("--seeds", type=int, help="seeds per variant (default: the experiment's own, 3, or 5 for "
+    parser.add_argument("--seeds", type=number(int, 1), help="seeds per variant (default: the experiment's own, 3, or 5 for "
                         "batch_norm_speed)")
     parser.add_argument("--tiny", action="store_true", help="1 seed, 1 epoch, written to runs/reproductions-tiny/: "
                         "checks that an experiment runs, judges nothing")

@@ -500,6 +500,9 @@ def given_data(data: Any = None, validation_data: Any = None, test_data: Any = N
         digests[name] = digest.hexdigest()[:16]
     if not splits:
         return None
+    if label is not None and not any(type(v).__name__ == "DataFrame" for v in splits.values()):
+        raise SpecError(f"label={label!r} names a DataFrame's target column, but the data given are arrays: give "
+                        "(x, y), or a DataFrame with label=.")
     if "source" not in splits:
         raise SpecError("validation_data and test_data go with data=: give the training rows too.")
     return GivenData(splits, label, digests)
@@ -583,6 +586,10 @@ def _labels(y: Any, where: str) -> tuple[np.ndarray, list | None]:
             y = y[:, 0]
         if y.ndim != 1:
             raise SpecError(f"{where}: class names must be one per row (shape (n,)); got shape {y.shape}.")
+        missing = [i for i, v in enumerate(y.tolist()) if v is None or isinstance(v, float) and v != v]
+        if missing:
+            raise SpecError(f"{where} has no label in row {missing[0]} (None or NaN; the first such row): drop the rows "
+                            "without a label first.")
         names, codes = np.unique(y.astype(str), return_inverse=True)
         return codes.astype("int32"), [str(n) for n in names]
     if y.dtype.kind not in "biuf":
@@ -1015,6 +1022,9 @@ def _from_arrays(spec: Spec, section: dict, read: tuple, what: str, given: Given
         if row_shape(sx) != row_shape(x):
             raise spec.error(("data", name), f"the {name} rows have shape {row_shape(sx)}, the training rows {row_shape(x)}.")
     task, num_classes = infer_task(train[1])
+    if task != "regression" and len(np.unique(train[1])) < 2:
+        raise spec.error(path, f"every training row has the same label ({_one_label(train[1], class_names)}): a classifier "
+                         "has nothing to learn; check the label column (or data.classes, data.limit).")
     info = DataInfo(
         input_shape=row_shape(x),
         task=task,
@@ -1045,6 +1055,11 @@ def _from_arrays(spec: Spec, section: dict, read: tuple, what: str, given: Given
     pipelines = {name: _pipeline_from_arrays(split, size, name == "train", section, spec.seed, growing)
                  for name, split in splits.items()}
     return Data(info, pipelines["train"], pipelines.get("validation"), pipelines.get("test"), arrays=splits)
+
+
+def _one_label(y: np.ndarray, names: list | None) -> str:
+    value = int(np.asarray(y).reshape(-1)[0]) if len(y) else None
+    return repr(names[value]) if names is not None and value is not None and value < len(names) else repr(value)
 
 
 def grows_batches(spec: Spec) -> bool:

@@ -31,7 +31,7 @@ from zoo._keras import learning_rate_object
 from zoo.batches import EpochOfBatches, batch_size_of, rebatch
 from zoo.builders.data.load import Data, GivenData, grows_batches, load_data
 from zoo.builders.run.model import build_model, label_form, reconstructs
-from zoo.builders.spec.document import Spec
+from zoo.builders.spec.document import Spec, load_spec
 from zoo.builders.spec.errors import SpecError, closest
 from zoo.builders.spec.markers import extremes, marker_name
 from zoo.builders.spec.resolve import resolve
@@ -239,6 +239,8 @@ def build_plan(spec: Spec, hp: Any = None, *, log_dir: Path | None = None, data_
     Raises:
         SpecError: for every problem knowable before the first batch, at the spec line it comes from.
     """
+    if not isinstance(spec, Spec):  # a path, YAML text or a mapping, as zoo.train takes
+        spec = load_spec(spec)
     try:
         return _build_plan(spec, hp, log_dir, data_cache, files_dir, given)
     except SpecError:
@@ -321,6 +323,8 @@ def validate(spec: Spec, data_cache: dict | None = None, step: bool = True, give
     user would see it (callbacks that write files write to a temporary folder). Returns what was
     checked, one line each.
     """
+    if not isinstance(spec, Spec):  # a path, YAML text or a mapping, as zoo.train takes
+        spec = load_spec(spec)
     checked = []
     policy = keras.mixed_precision.dtype_policy()
     cache: dict = {} if data_cache is None else data_cache

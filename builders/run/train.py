@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -120,6 +121,8 @@ def train(
         quiet: one line per epoch instead of Keras's progress bar (`verbose=2`).
         verbose: Keras's fit verbosity: "auto" (a progress bar), 2 (one line per epoch), 0 (nothing).
     """
+    if run_dir is not None and not isinstance(run_dir, (str, os.PathLike)):
+        raise TypeError(f"zoo.train: run_dir is a path (str or os.PathLike); got {type(run_dir).__name__} {run_dir!r}.")
     given = given_data(data, validation_data, test_data, label)  # checked before the spec is read
     spec = spec_for_given(loaded_spec(spec, overrides), given)
     spec = anchored(spec.resolved())  # each marker takes its default; files by absolute path
@@ -150,6 +153,8 @@ GIVEN_DATA = "given_data.json"  # a run trained on data given in Python: each sp
 
 def loaded_spec(spec: Spec | str | Path | dict, overrides: Sequence[str] = ()) -> Spec:
     """`train`'s and `tune`'s spec argument (a Spec, a path, YAML text or a mapping) loaded, with its overrides."""
+    if isinstance(overrides, str):  # one override given alone
+        overrides = [overrides]
     if isinstance(spec, Spec):
         if overrides:
             from zoo.builders.spec.document import apply_override, check_tree

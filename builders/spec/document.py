@@ -8,6 +8,7 @@ the line the value came from.
 from __future__ import annotations
 
 import copy
+import os
 import math
 import re
 from dataclasses import dataclass, field
@@ -113,6 +114,11 @@ def load_spec(path_or_text: str | Path | Mapping, overrides: Sequence[str] = ())
     Raises:
         SpecError: for every problem, with file:line:column and the key path.
     """
+    if isinstance(overrides, str):  # one override given alone
+        overrides = [overrides]
+    if not isinstance(path_or_text, (str, os.PathLike, Mapping)):
+        raise SpecError(f"a spec is a path to a .yaml file, YAML text or a mapping; got {type(path_or_text).__name__} "
+                        f"{path_or_text!r:.60}.", location=Location("<argument>"))
     if isinstance(path_or_text, Mapping):
         check_depth(path_or_text)
         tree, source, locations = copy.deepcopy(dict(path_or_text)), "<dict>", {}

@@ -314,6 +314,26 @@ def test_api_multi_hot_labels_are_refused(tmp_path):
         zoo.train(_api_spec(), data=(np.zeros((20, 4), "float32"), y), run_dir=tmp_path / "run", verbose=0)
 
 
+def test_api_misuse_is_a_clear_error(tmp_path):
+    x = np.random.default_rng(0).normal(size=(60, 4)).astype("float32")
+    y = np.arange(60) % 3
+    with pytest.raises(SpecError, match="got NoneType"):
+        zoo.train(None, data=(x, y))
+    with pytest.raises(SpecError, match="no label in row 2"):
+        zoo.train(_api_spec(), data=(x, np.array(["a", "b", None] * 20, dtype=object)), run_dir=tmp_path / "r")
+    with pytest.raises(SpecError, match="the same label"):
+        zoo.train(_api_spec(), data=(x, np.zeros(60, "int64")), run_dir=tmp_path / "r")
+    with pytest.raises(SpecError, match="names a DataFrame's target column"):
+        zoo.train(_api_spec(), data=(x, y), label="y", run_dir=tmp_path / "r")
+    with pytest.raises(TypeError, match="run_dir is a path"):
+        zoo.train(_api_spec(), data=(x, y), run_dir=5)
+    with pytest.raises(SpecError, match="missing required key 'model'"):
+        zoo.validate({"version": 1})
+    assert not (tmp_path / "r").exists()
+    one = zoo.train(_api_spec(), "train.epochs=2", data=(x, y), run_dir=tmp_path / "one", verbose=0)  # one override alone
+    assert one.metrics["epochs_run"] == 2
+
+
 # -- 7. names that are legal file names are legal run names ------------------------------------------
 
 
