@@ -592,7 +592,10 @@ def _check_learning_rate(spec: Spec, model: keras.Model) -> None:
     rate = learning_rate_object(optimizer)
     try:
         if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
-            value = float(keras.ops.convert_to_numpy(rate(0)))  # where the schedule starts
+            value = float(keras.ops.convert_to_numpy(rate(0)))  # where the schedule starts (a warm-up may start at 0)
+            later = float(keras.ops.convert_to_numpy(rate(10_000)))
+            if math.isfinite(value) and value >= 0 and (value > 0 or later > 0):
+                return
         else:
             value = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
     except Exception:  # a schedule that cannot be evaluated alone: the first step tries it
@@ -607,7 +610,8 @@ def _check_learning_rate(spec: Spec, model: keras.Model) -> None:
             path += (name, "learning_rate")
     if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
         raise spec.error(path, f"the learning-rate schedule {type(rate).__name__} starts at {value:g}: a rate must be a "
-                         "positive number (gradient descent steps downhill by a positive rate; 0 trains nothing).")
+                         "positive number (gradient descent steps downhill by a positive rate; a schedule that stays at 0 "
+                         "trains nothing).")
     raise spec.error(path, f"the learning rate is {value:g}: it must be a positive number (gradient descent steps "
                      "downhill by a positive rate; 0 trains nothing).")
 

@@ -205,7 +205,43 @@ def split_component(value: Any, spec: Spec, path: Sequence[str | int], what: str
     raise spec.error(path, f"expected {what}: a name or a one-key mapping {{ClassName: {{arguments}}}}; got {value!r}.")
 
 
+# Arguments whose meaning bounds them, whatever the component (Keras checks some itself, not these):
+# name -> (low, high, the interval's closed ends as "[]", "[)", "(]" or "()"), None for no bound.
+ARGUMENT_RANGES = {
+    "rate": (0, 1, "[)"),  # Dropout and its kin: a rate of 1 drops everything
+    "dropout": (0, 1, "[)"),
+    "recurrent_dropout": (0, 1, "[)"),
+    "beta_1": (0, 1, "[)"),
+    "beta_2": (0, 1, "[)"),
+    "epsilon": (0, None, "()"),
+    "clipnorm": (0, None, "()"),
+    "clipvalue": (0, None, "()"),
+    "global_clipnorm": (0, None, "()"),
+    "weight_decay": (0, None, "[)"),
+    "patience": (0, None, "[)"),
+    "min_delta": (0, None, "[)"),
+    "cooldown": (0, None, "[)"),
+}
+_RANGE_OF = {"momentum": {"BatchNormalization": (0, 1, "[]")}}  # the same name bounded for some classes only
+
+
+def _check_range(value: Any, key: str, name: str, spec: Spec, path: tuple) -> None:
+    bounds = ARGUMENT_RANGES.get(key) or _RANGE_OF.get(key, {}).get(name)
+    if bounds is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    low, high, ends = bounds
+    inside = ((low is None or (value >= low if ends[0] == "[" else value > low))
+              and (high is None or (value <= high if ends[1] == "]" else value < high)))
+    if not inside:
+        shown = f"{ends[0]}{low if low is not None else '-inf'}, {high if high is not None else 'inf'}{ends[1]}"
+        raise spec.error(path, f"{name}'s {key} must lie in {shown}; got {value!r}.")
+
+
 def check_arguments(cls: Any, arguments: dict, spec: Spec, path: Sequence[str | int], name: str) -> None:
+    """Every argument one the class takes (with the closest name when not), and within its range
+    (`ARGUMENT_RANGES`) where its meaning bounds it."""
+    for key, value in arguments.items():
+        _check_range(value, key, name, spec, tuple(path) + (name, key))
     accepted = accepted_arguments(cls) if inspect.isclass(cls) else None
     if accepted is None:
         return

@@ -163,6 +163,32 @@ def test_a_schedule_that_starts_below_zero(tmp_path):
     assert error.path == ("train", "optimizer", "SGD", "learning_rate") and "starts at -1" in str(error)
 
 
+@pytest.mark.parametrize("train, path", [
+    ("  optimizer: {Adam: {beta_1: 1.5}}", ("train", "optimizer", "Adam", "beta_1")),
+    ("  optimizer: {Adam: {clipnorm: -1.0}}", ("train", "optimizer", "Adam", "clipnorm")),
+    ("  optimizer: {AdamW: {weight_decay: -0.1}}", ("train", "optimizer", "AdamW", "weight_decay")),
+    ("  callbacks: [{EarlyStopping: {monitor: val_loss, patience: -1}}]", ("train", "callbacks", 0, "EarlyStopping", "patience")),
+])
+def test_hyperparameter_values_that_make_no_sense(tmp_path, train, path):
+    error = _error(_spec(tmp_path, train))
+    assert error.path == path and "must lie in" in str(error)
+
+
+def test_a_dropout_rate_of_one_and_a_batch_norm_momentum_above_one(tmp_path):
+    path = _spec(tmp_path)
+    path.write_text(path.read_text().replace("{Dense: {units: 8, activation: relu}}",
+                                             "{Dense: {units: 8}}, {Dropout: {rate: 1.0}}"))
+    assert _error(path).path == ("model", "layers", 1, "Dropout", "rate")
+    path.write_text(path.read_text().replace("{Dropout: {rate: 1.0}}", "{BatchNormalization: {momentum: 2.0}}"))
+    assert _error(path).path == ("model", "layers", 1, "BatchNormalization", "momentum")
+
+
+def test_a_warm_up_from_zero_is_a_schedule_that_trains(tmp_path):
+    from tests.conftest import ROOT
+
+    validate(load_spec(ROOT / "specs" / "mnist1d_zoo_cnn.yaml", ["train.epochs=1", "data.source.mnist1d.num_samples=400"]))
+
+
 def test_a_model_too_large_for_memory_is_refused_with_an_estimate(tmp_path):
     path = _spec(tmp_path)
     path.write_text(path.read_text().replace("units: 8", "units: 1000000000"))
