@@ -255,6 +255,10 @@ def _check_output(spec: Spec) -> None:
     SQLite store, SQLAlchemy and Alembic)."""
     import importlib.util
 
+    for path in (("output", "directory"), ("tune", "directory")):
+        folder = spec.get(*path)
+        if isinstance(folder, str):
+            _check_can_make(spec, path, Path(folder))
     section = spec.tree["output"].get("mlflow")
     if section is None:
         return
@@ -262,6 +266,20 @@ def _check_output(spec: Spec) -> None:
     missing = [m for m in needed if importlib.util.find_spec(m) is None]
     if missing:
         raise spec.error(("output", "mlflow"), f"MLflow tracking needs {', '.join(missing)}: pip install 'keras-zoo[mlflow]'.")
+
+
+def _check_can_make(spec: Spec, path: tuple, folder: Path) -> None:
+    """`folder` exists as a folder, or can be made: its nearest existing ancestor is a folder we may write in."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        if existing.is_symlink():  # a broken link in the way
+            break
+        existing = existing.parent
+    if existing.exists() and existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
+        return
+    reason = ("is not a folder" if existing.exists() and not existing.is_dir() else
+              "is not writable here" if existing.exists() else "cannot be reached")
+    raise spec.error(path, f"{folder} cannot be made: {existing} {reason}.")
 
 
 def _check_runtime(spec: Spec) -> None:

@@ -247,6 +247,12 @@ def test_callback_paths_outside_the_run_are_refused(tmp_path, argument):
     assert error.path[:3] == ("train", "callbacks", 0) and len(error.path) == 5 and "outside the run" in str(error)
 
 
+def test_an_output_directory_that_cannot_be_made_is_refused_at_validate(tmp_path):
+    (tmp_path / "file").write_text("x")
+    error = _error(_spec(tmp_path, text=IRIS.format(train="") + f"output: {{directory: {tmp_path / 'file' / 'runs'}}}\n"))
+    assert error.path == ("output", "directory") and "is not a folder" in str(error)
+
+
 def test_a_callback_path_that_is_not_text(tmp_path):
     error = _error(_spec(tmp_path, "  callbacks:\n    - ModelCheckpoint: {filepath: 5}"))
     assert error.path == ("train", "callbacks", 0, "ModelCheckpoint", "filepath") and "text" in str(error)
