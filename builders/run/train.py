@@ -157,9 +157,11 @@ def loaded_spec(spec: Spec | str | Path | dict, overrides: Sequence[str] = ()) -
         overrides = [overrides]
     if isinstance(spec, Spec):
         if overrides:
+            import copy
+
             from zoo.builders.spec.document import apply_override, check_tree
 
-            spec = spec.replace(__import__("copy").deepcopy(spec.tree))
+            spec = spec.replace(copy.deepcopy(spec.tree))
             for text in overrides:
                 apply_override(spec, text)
             return check_tree(spec)

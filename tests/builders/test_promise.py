@@ -56,10 +56,10 @@ def test_validate_reports_what_it_checked(tmp_path):
     assert validate(load_spec(_spec(tmp_path))) == ["spec + first step"]
 
 
-def test_validate_writes_nothing(tmp_path):
+def test_validate_writes_nothing(tmp_path, monkeypatch):
     path = _spec(tmp_path, "  callbacks:\n    - CSVLogger: {filename: log.csv}\n    - ModelCheckpoint: {filepath: best.keras}")
     before = sorted(p.name for p in tmp_path.iterdir())
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # restored after the test
     validate(load_spec(path))
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
@@ -269,8 +269,8 @@ def test_learning_curve_sizes_that_are_not_sizes(tmp_path, capsys):
     assert result.returncode == 2 and "--sizes" in result.stderr
 
 
-def test_callback_paths_are_placed_inside_the_run(tmp_path):
-    os.chdir(tmp_path)
+def test_callback_paths_are_placed_inside_the_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # restored after the test
     result = zoo.train(str(_spec(tmp_path, "  callbacks:\n    - CSVLogger: {filename: log.csv}")), run_dir=tmp_path / "run",
                        verbose=0)
     assert (result.run_dir / "callbacks" / "log.csv").is_file()
@@ -307,10 +307,10 @@ def test_a_refused_lr_find_leaves_no_directory(tmp_path, capsys):
     assert result.returncode != 0 and not target.exists()
 
 
-def test_learning_curve_of_a_spec_without_an_output_section(tmp_path):
+def test_learning_curve_of_a_spec_without_an_output_section(tmp_path, monkeypatch):
     from zoo.builders.tools.curves import learning_curve
 
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # restored after the test
     result = learning_curve(str(_spec(tmp_path)), sizes=[0.3, 1.0])
     assert Path(result["directory"]).resolve().parent == (tmp_path / "runs" / "promise").resolve()
     assert len(result["validation_error"]) == 2
